@@ -1,0 +1,43 @@
+# VytalWatch build, test and benchmark targets. Every target installs what
+# it needs, so a fresh clone on Debian with Go runs them directly.
+
+GO ?= go
+BIN := bin/vytalwatch
+STATICCHECK_VERSION := v0.8.2
+# Arguments for `make run`, for example RUN_ARGS="--once --summary s.json".
+RUN_ARGS ?=
+
+.PHONY: all deps build run test test-short lint bench clean
+
+all: build
+
+deps:
+	$(GO) mod download
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vytalwatch
+
+# The main job: the demo on the bundled MIMIC-III data. It prints the
+# summary once the input is processed and keeps running until Ctrl-C.
+run: build
+	$(BIN) demo $(RUN_ARGS)
+
+test:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# Benchmarks: throughput end to end through the embedded broker and of
+# the engine alone, with peak memory. Results go to bench/RESULTS.md.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
+
+clean:
+	rm -rf bin

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/connectors/csv"
+	"github.com/vytalwatch/vytalwatch/connectors/kafka"
+	"github.com/vytalwatch/vytalwatch/connectors/kafkatest"
+	"github.com/vytalwatch/vytalwatch/engine"
+	"github.com/vytalwatch/vytalwatch/rules"
+	"github.com/vytalwatch/vytalwatch/state"
+)
+
+type demoOptions struct {
+	file       string
+	once       bool
+	summary    string
+	alerts     string
+	dataDir    string
+	rebase     bool
+	now        string
+	rules      string
+	partitions int
+}
+
+func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
+	var o demoOptions
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.file, "file", "bundled:mimic", "vitals CSV to replay, or bundled:mimic (MIMIC-III demo) or bundled:cgm (BIG IDEAs CGM)")
+	fs.BoolVar(&o.once, "once", false, "exit once the input is processed (otherwise run until interrupted)")
+	fs.StringVar(&o.summary, "summary", "", "write the run's summary as JSON to this file")
+	fs.StringVar(&o.alerts, "alerts", "", "write every alert event as one JSON object per line to this file")
+	fs.StringVar(&o.dataDir, "data-dir", "", "state directory (default: a temporary directory, removed at exit)")
+	fs.BoolVar(&o.rebase, "rebase", true, "shift each patient's readings so the newest lands at --now, keeping intervals")
+	fs.StringVar(&o.now, "now", "", "the present for rebasing and for the engine clock, RFC 3339 (default: the real time)")
+	fs.StringVar(&o.rules, "rules", "pack:standard", "rule file, or pack:NAME for a built-in pack")
+	fs.IntVar(&o.partitions, "partitions", 8, "partitions of each topic")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("%w: demo takes no arguments, got %q", errUsage, fs.Args())
+	}
+	if o.partitions < 1 || o.partitions > 256 {
+		return o, fmt.Errorf("%w: --partitions %d must be 1 to 256", errUsage, o.partitions)
+	}
+	return o, nil
+}
+
+// standardTopics returns the topics the engine uses, co-partitioned.
+func standardTopics(t engine.Topics, partitions int) []kafka.Topic {
+	return []kafka.Topic{
+		{Name: t.Readings, Partitions: partitions},
+		{Name: t.Patients, Partitions: partitions, Compact: true},
+		{Name: "vitals.care-events", Partitions: partitions},
+		{Name: t.Alerts, Partitions: partitions},
+		{Name: t.DeadLetter, Partitions: partitions},
+		{Name: t.Changelog, Partitions: partitions, Compact: true},
+		{Name: t.Rules, Partitions: 1, Compact: true},
+	}
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseDemoFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	now, err := parseNow(o.now)
+	if err != nil {
+		return err
+	}
+	set, err := loadRuleSet(o.rules)
+	if err != nil {
+		return err
+	}
+	rows, err := loadRows(o.file)
+	if err != nil {
+		return err
+	}
+	if o.rebase {
+		rows = csv.Rebase(rows, now)
+	}
+	dataDir := o.dataDir
+	if dataDir == "" {
+		if dataDir, err = os.MkdirTemp("", "vytalwatch-demo-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dataDir)
+	}
+	d := &demo{opts: o, logger: logger, stdout: stdout, stderr: stderr, now: now, set: set, rows: rows, dataDir: dataDir}
+	return d.run(ctx)
+}
+
+func loadRuleSet(name string) (*rules.Set, error) {
+	list, err := rules.Load(name, os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	return rules.NewSet(list)
+}
+
+// demo is one run of the self-contained pipeline.
+type demo struct {
+	opts    demoOptions
+	logger  *slog.Logger
+	stdout  io.Writer
+	stderr  io.Writer
+	now     time.Time
+	set     *rules.Set
+	rows    []csv.Row
+	dataDir string
+	topics  engine.Topics
+	broker  *kafkatest.Broker
+}
+
+func (d *demo) run(ctx context.Context) error {
+	started := time.Now()
+	d.topics = engine.DefaultTopics()
+	broker, err := kafkatest.Start(kafkatest.Options{Partitions: d.opts.partitions})
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	d.broker = broker
+	d.logger.Info("embedded kafka broker started", "addr", broker.Addr(), "data_dir", d.dataDir, "rules", d.set.Len())
+	if err := kafka.EnsureTopics(ctx, broker.Brokers(), standardTopics(d.topics, d.opts.partitions)); err != nil {
+		return err
+	}
+	clock := engine.NewOffsetClock(d.now)
+	producer := kafka.NewProducer(broker.Brokers())
+	defer producer.Close()
+	if err := replayRows(ctx, producer, d.topics.Readings, d.rows, clock, nil); err != nil {
+		return err
+	}
+	d.logger.Info("input replayed", "readings", len(d.rows), "file", d.opts.file, "seconds", time.Since(started).Seconds())
+
+	store, err := state.Open(state.Options{Dir: filepath.Join(d.dataDir, "state"), Logger: d.logger})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := d.process(ctx, store, producer, clock); err != nil {
+		return err
+	}
+	elapsed := time.Since(started)
+
+	if d.opts.alerts != "" {
+		if err := d.writeAlerts(ctx); err != nil {
+			return err
+		}
+	}
+	s, err := buildSummary(store, d.opts.partitions)
+	if err != nil {
+		return err
+	}
+	s.Input, s.Now = d.opts.file, d.now
+	s.ElapsedSeconds = elapsed.Seconds()
+	s.ReadingsPerSecond = float64(s.ReadingsIn) / elapsed.Seconds()
+	if d.opts.summary != "" {
+		if err := writeJSONFile(d.opts.summary, s); err != nil {
+			return err
+		}
+	}
+	printSummary(d.stdout, s)
+	return nil
+}
+
+// process runs the engine until the input is processed (--once) or until
+// ctx is done, showing progress.
+func (d *demo) process(ctx context.Context, store *state.Store, producer *kafka.Producer, clock engine.Clock) error {
+	consumer, err := kafka.NewConsumer(kafka.GroupConfig{
+		Brokers: d.broker.Brokers(), GroupID: "vytalwatch-engine", Topics: d.topics.Inputs(), Logger: d.logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer consumer.Close()
+	eng, err := engine.New(engine.Config{Topics: d.topics}, d.set, engine.Deps{
+		Store: store, Consumer: consumer, Producer: producer, Clock: clock,
+		Logger: d.logger, Metrics: engine.NewMetrics(prometheus.NewRegistry()),
+	})
+	if err != nil {
+		return err
+	}
+	abortOnSecondSignal = eng.Abort
+	engineCtx, stopEngine := context.WithCancel(ctx)
+	defer stopEngine()
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(engineCtx) }()
+
+	ends, err := kafka.EndOffsets(ctx, d.broker.Brokers(), d.topics.Readings)
+	if err != nil {
+		return err
+	}
+	prog := newProgress(d.stderr, d.logger, int64(len(d.rows)))
+	stopProgress := prog.watch(func() int64 { return sumOffsets(eng.Progress(d.topics.Readings)) })
+	if d.opts.once {
+		err = eng.WaitForOffsets(ctx, d.topics.Readings, ends)
+	} else {
+		_ = eng.WaitForOffsets(ctx, d.topics.Readings, ends)
+		stopProgress()
+		fmt.Fprintln(d.stderr, "input processed; the engine keeps running until interrupted (Ctrl-C)")
+		<-ctx.Done()
+	}
+	stopProgress()
+	stopEngine()
+	runErr := <-done
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return runErr
+}
+
+func sumOffsets(m map[int]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// writeAlerts reads the alert topic and writes each distinct event once,
+// ordered by event time and id. The topic itself may hold an event twice
+// after a crash; its id makes the copies equal.
+func (d *demo) writeAlerts(ctx context.Context) error {
+	msgs, err := kafka.ReadAll(ctx, d.broker.Brokers(), d.topics.Alerts)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var events []vytalwatch.AlertEvent
+	for _, m := range msgs {
+		var ev vytalwatch.AlertEvent
+		if err := json.Unmarshal(m.Value, &ev); err != nil {
+			return fmt.Errorf("decode alert event at %s partition %d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
+		}
+		if seen[ev.EventID] {
+			continue
+		}
+		seen[ev.EventID] = true
+		events = append(events, ev)
+	}
+	sort.Slice(events, func(i, j int) bool {
+		if !events[i].At.Equal(events[j].At) {
+			return events[i].At.Before(events[j].At)
+		}
+		return events[i].EventID < events[j].EventID
+	})
+	f, err := os.Create(d.opts.alerts)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, ev := range events {
+		if err := enc.Encode(ev); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}

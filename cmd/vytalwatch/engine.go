@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vytalwatch/vytalwatch/connectors/kafka"
+	"github.com/vytalwatch/vytalwatch/engine"
+	"github.com/vytalwatch/vytalwatch/state"
+)
+
+// engineConfig is the engine command's configuration, from environment
+// variables and flags.
+type engineConfig struct {
+	brokers    []string
+	groupID    string
+	dataDir    string
+	rules      string
+	httpAddr   string
+	partitions int
+	batchSize  int
+	timer      time.Duration
+}
+
+func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
+	var c engineConfig
+	fs := flag.NewFlagSet("engine", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.groupID, "group", envOr("VYTALWATCH_GROUP_ID", "vytalwatch-engine"), "consumer group id (VYTALWATCH_GROUP_ID)")
+	fs.StringVar(&c.dataDir, "data-dir", envOr("VYTALWATCH_DATA_DIR", ""), "state directory (VYTALWATCH_DATA_DIR); required")
+	fs.StringVar(&c.rules, "rules", envOr("VYTALWATCH_RULES", "pack:standard"), "rule file or pack:NAME (VYTALWATCH_RULES)")
+	fs.StringVar(&c.httpAddr, "http", envOr("VYTALWATCH_HTTP_ADDR", "127.0.0.1:9464"), "address of /metrics and /healthz (VYTALWATCH_HTTP_ADDR); empty disables")
+	fs.IntVar(&c.partitions, "partitions", envInt("VYTALWATCH_PARTITIONS", 8), "partitions of topics the engine creates when missing (VYTALWATCH_PARTITIONS)")
+	fs.IntVar(&c.batchSize, "batch-size", envInt("VYTALWATCH_BATCH_SIZE", 0), "most messages per batch (VYTALWATCH_BATCH_SIZE; default 2000)")
+	fs.DurationVar(&c.timer, "timer-interval", envDuration("VYTALWATCH_TIMER_INTERVAL", 0), "how often clock-driven rules run (VYTALWATCH_TIMER_INTERVAL; default 30s)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	var problems []error
+	brokers, err := kafka.ParseBrokers(os.Getenv("KAFKA_BROKERS"))
+	if err != nil {
+		problems = append(problems, err)
+	}
+	c.brokers = brokers
+	if c.dataDir == "" {
+		problems = append(problems, errors.New("no state directory; set --data-dir or VYTALWATCH_DATA_DIR"))
+	}
+	if c.httpAddr != "" {
+		if _, _, err := net.SplitHostPort(c.httpAddr); err != nil {
+			problems = append(problems, fmt.Errorf("http address %q is not host:port", c.httpAddr))
+		}
+	}
+	for _, e := range envProblems {
+		problems = append(problems, e)
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("%w: invalid configuration:\n  %w", errUsage, errors.Join(problems...))
+	}
+	return c, nil
+}
+
+func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := loadEngineConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	set, err := loadRuleSet(c.rules)
+	if err != nil {
+		return err
+	}
+	logger.Info("engine starting", "brokers", c.brokers, "group", c.groupID, "data_dir", c.dataDir,
+		"rules", c.rules, "rule_count", set.Len(), "http", c.httpAddr)
+	topics := engine.DefaultTopics()
+	if err := kafka.EnsureTopics(ctx, c.brokers, standardTopics(topics, c.partitions)); err != nil {
+		return err
+	}
+	store, err := state.Open(state.Options{Dir: c.dataDir, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if c.httpAddr != "" {
+		srv, err := serveOps(c.httpAddr, reg)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	consumer, err := kafka.NewConsumer(kafka.GroupConfig{Brokers: c.brokers, GroupID: c.groupID, Topics: topics.Inputs(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer consumer.Close()
+	producer := kafka.NewProducer(c.brokers)
+	defer producer.Close()
+	eng, err := engine.New(engine.Config{Topics: topics, BatchSize: c.batchSize, TimerInterval: c.timer}, set, engine.Deps{
+		Store: store, Consumer: consumer, Producer: producer, Logger: logger, Metrics: engine.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	abortOnSecondSignal = eng.Abort
+	err = eng.Run(ctx)
+	logger.Info("engine stopped")
+	return err
+}
+
+// serveOps serves /metrics and /healthz.
+func serveOps(addr string, reg *prometheus.Registry) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+// envProblems collects invalid environment values, so that every problem
+// is reported at once.
+var envProblems []error
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		envProblems = append(envProblems, fmt.Errorf("%s %q is not a whole number", name, v))
+		return def
+	}
+	return n
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		envProblems = append(envProblems, fmt.Errorf("%s %q is not a duration such as 30s", name, v))
+		return def
+	}
+	return d
+}

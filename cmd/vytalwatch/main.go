@@ -1,0 +1,141 @@
+// Command vytalwatch runs the VytalWatch stream engine and its tools: the
+// self-contained demo, the engine against external brokers, CSV replay
+// into Kafka, and the rule tools clinicians use before a rule goes live.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	_ "time/tzdata" // IANA zones for patient time zones on machines without a zone database
+
+	"golang.org/x/term"
+)
+
+// errUsage marks errors whose message is a usage problem; the command
+// exits 2 for them.
+var errUsage = errors.New("usage")
+
+// exitError carries a specific exit status, such as 1 for failed rule
+// tests, without a message of its own.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+const usage = `vytalwatch: a stream engine for remote patient monitoring
+
+Usage:
+  vytalwatch demo [flags]                      replay bundled data through an embedded broker and the engine
+  vytalwatch engine [flags]                    run the engine against KAFKA_BROKERS
+  vytalwatch replay --file F [flags]           produce a vitals CSV to a topic
+  vytalwatch rules test RULES.yaml TESTS.yaml  run rule tests
+  vytalwatch rules validate RULES.yaml         check a rule file
+  vytalwatch rules backtest RULES.yaml --file DATA.csv [--json]
+                                               replay history through rules and report what fired
+
+Run "vytalwatch COMMAND -h" for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	var err error
+	switch args[0] {
+	case "demo":
+		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "engine":
+		err = runEngine(ctx, args[1:], stdout, stderr)
+	case "replay":
+		err = runReplay(ctx, args[1:], stdout, stderr)
+	case "rules":
+		err = runRules(ctx, args[1:], stdout, stderr)
+	default:
+		err = fmt.Errorf("%w: unknown command %q; run vytalwatch -h for the commands", errUsage, args[0])
+	}
+	var exit exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &exit):
+		return exit.code
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "vytalwatch:", strings.TrimPrefix(err.Error(), "usage: "))
+		return 2
+	default:
+		fmt.Fprintln(stderr, "vytalwatch:", err)
+		return 1
+	}
+}
+
+// interrupts counts shutdown signals; a second one aborts the drain.
+var abortOnSecondSignal func()
+
+// signalContext returns a context cancelled by the first SIGINT or
+// SIGTERM. A second signal calls abortOnSecondSignal, or exits.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ch
+		cancel()
+		<-ch
+		if abortOnSecondSignal != nil {
+			abortOnSecondSignal()
+			return
+		}
+		os.Exit(130)
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+// newLogger returns the process logger: text on a terminal, JSON
+// otherwise, at the level of VYTALWATCH_LOG_LEVEL (debug, info, warn,
+// error; default info).
+func newLogger(w io.Writer) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	if s := os.Getenv("VYTALWATCH_LOG_LEVEL"); s != "" {
+		if err := level.UnmarshalText([]byte(s)); err != nil {
+			return nil, fmt.Errorf("VYTALWATCH_LOG_LEVEL %q is not one of debug, info, warn, error", s)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := os.Getenv("VYTALWATCH_LOG_FORMAT")
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "text"
+		}
+	}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("VYTALWATCH_LOG_FORMAT %q is not text or json", format)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

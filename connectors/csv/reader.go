@@ -1,0 +1,237 @@
+// Package csv reads vitals CSV files and renders their rows as canonical
+// vytalwatch.Reading JSON payloads, for replay into Kafka, backtests and
+// tests.
+//
+// A file starts with a header row that names at least the columns
+// patient_id, time, metric, value, unit and source_row_id. The optional
+// columns device_id, measurement_id and timezone are read when present, and
+// other columns are ignored. Columns may come in any order. Rows keep the
+// file's order, which is their arrival order.
+//
+// The reader reports only structural problems: a missing column, a row with
+// the wrong number of fields, or invalid CSV quoting. It does not check
+// values or times. Payload passes them to the engine, which validates them
+// and dead-letters bad readings with a reason.
+package csv
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Column names of the header row.
+const (
+	ColumnPatientID     = "patient_id"
+	ColumnTime          = "time"
+	ColumnMetric        = "metric"
+	ColumnValue         = "value"
+	ColumnUnit          = "unit"
+	ColumnSourceRowID   = "source_row_id"
+	ColumnDeviceID      = "device_id"
+	ColumnMeasurementID = "measurement_id"
+	ColumnTimezone      = "timezone"
+)
+
+// requiredColumns lists the columns every file must have, in the order of
+// the canonical header.
+var requiredColumns = []string{ColumnPatientID, ColumnTime, ColumnMetric, ColumnValue, ColumnUnit, ColumnSourceRowID}
+
+var optionalColumns = []string{ColumnDeviceID, ColumnMeasurementID, ColumnTimezone}
+
+// expectedHeader is the canonical header, quoted in header errors.
+var expectedHeader = strings.Join(requiredColumns, ",") + " (optional: " + strings.Join(optionalColumns, ", ") + ")"
+
+// Row is one CSV row with its fields as text. A field whose column is
+// absent from the file is empty.
+type Row struct {
+	// Line is the 1-based line number where the row starts. The header is
+	// line 1.
+	Line          int
+	PatientID     string
+	Time          string
+	Metric        string
+	Value         string
+	Unit          string
+	SourceRowID   string
+	DeviceID      string
+	MeasurementID string
+	Timezone      string
+}
+
+// columnIndex maps each known column to its field index in a record, or -1
+// when the file has no such column.
+type columnIndex struct {
+	patientID, time, metric, value, unit, sourceRowID int
+	deviceID, measurementID, timezone                 int
+}
+
+// Reader streams rows from a vitals CSV.
+type Reader struct {
+	csv     *csv.Reader
+	columns columnIndex
+	width   int // number of fields in the header, which every row must match
+}
+
+// NewReader reads and checks the header row of r. It returns an error when
+// the input is empty, is not valid CSV, lacks a required column or names a
+// known column twice. Header names are matched case-insensitively after
+// trimming spaces and a leading UTF-8 byte order mark.
+func NewReader(r io.Reader) (*Reader, error) {
+	cr := csv.NewReader(r)
+	// The reader checks field counts itself, so that the error names the
+	// line and both counts, and so that Next can continue after a bad row.
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("CSV input is empty; expected the header %s", expectedHeader)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read CSV header: %w", err)
+	}
+	columns, err := indexHeader(header)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{csv: cr, columns: columns, width: len(header)}, nil
+}
+
+func indexHeader(header []string) (columnIndex, error) {
+	positions := make(map[string]int, len(header))
+	for i, name := range header {
+		if i == 0 {
+			name = strings.TrimPrefix(name, "\uFEFF")
+		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !isKnownColumn(name) {
+			continue
+		}
+		if first, ok := positions[name]; ok {
+			return columnIndex{}, fmt.Errorf("invalid CSV header: column %q appears twice (fields %d and %d); keep one", name, first+1, i+1)
+		}
+		positions[name] = i
+	}
+
+	var missing []string
+	for _, name := range requiredColumns {
+		if _, ok := positions[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return columnIndex{}, fmt.Errorf("invalid CSV header: missing columns %s; expected the header %s", strings.Join(missing, ", "), expectedHeader)
+	}
+
+	position := func(name string) int {
+		if i, ok := positions[name]; ok {
+			return i
+		}
+		return -1
+	}
+	return columnIndex{
+		patientID:     position(ColumnPatientID),
+		time:          position(ColumnTime),
+		metric:        position(ColumnMetric),
+		value:         position(ColumnValue),
+		unit:          position(ColumnUnit),
+		sourceRowID:   position(ColumnSourceRowID),
+		deviceID:      position(ColumnDeviceID),
+		measurementID: position(ColumnMeasurementID),
+		timezone:      position(ColumnTimezone),
+	}, nil
+}
+
+func isKnownColumn(name string) bool {
+	for _, known := range requiredColumns {
+		if name == known {
+			return true
+		}
+	}
+	for _, known := range optionalColumns {
+		if name == known {
+			return true
+		}
+	}
+	return false
+}
+
+// Next returns the next row, or io.EOF after the last one. Empty lines and
+// lines of only spaces or tabs are skipped. A row whose field count differs
+// from the header's is an error that names its line, and a following call
+// to Next continues with the row after it. Other errors, such as a bare
+// quote inside a field, come from encoding/csv and also name the line.
+func (r *Reader) Next() (Row, error) {
+	for {
+		record, err := r.csv.Read()
+		if errors.Is(err, io.EOF) {
+			return Row{}, io.EOF
+		}
+		if err != nil {
+			return Row{}, fmt.Errorf("failed to read CSV row: %w", err)
+		}
+		line, _ := r.csv.FieldPos(0)
+		if len(record) == r.width {
+			return r.makeRow(line, record), nil
+		}
+		// encoding/csv skips empty lines but returns a line of spaces as
+		// one field.
+		if len(record) == 1 && strings.TrimSpace(record[0]) == "" {
+			continue
+		}
+		return Row{}, fmt.Errorf("invalid CSV row on line %d: it has %d fields, but the header has %d", line, len(record), r.width)
+	}
+}
+
+func (r *Reader) makeRow(line int, record []string) Row {
+	c := &r.columns
+	return Row{
+		Line:          line,
+		PatientID:     record[c.patientID],
+		Time:          record[c.time],
+		Metric:        record[c.metric],
+		Value:         record[c.value],
+		Unit:          record[c.unit],
+		SourceRowID:   record[c.sourceRowID],
+		DeviceID:      optionalField(record, c.deviceID),
+		MeasurementID: optionalField(record, c.measurementID),
+		Timezone:      optionalField(record, c.timezone),
+	}
+}
+
+func optionalField(record []string, index int) string {
+	if index < 0 {
+		return ""
+	}
+	return record[index]
+}
+
+// ReadFile reads every row of the CSV file at path, in file order. It stops
+// at the first error, which names the path.
+func ReadFile(path string) ([]Row, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+
+	reader, err := NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var rows []Row
+	for {
+		row, err := reader.Next()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		rows = append(rows, row)
+	}
+}

@@ -1,0 +1,214 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/rules"
+	"github.com/vytalwatch/vytalwatch/state"
+)
+
+// Offline runs the engine's processor without Kafka: rule tests,
+// backtests and the engine-only benchmark feed it readings in arrival
+// order and move its clock by hand. All patients share partition 0.
+type Offline struct {
+	cfg     Config
+	store   *state.Store
+	ownsDB  bool
+	proc    *Processor
+	clock   *ManualClock
+	pending []Message
+	offset  int64
+	// TimerStep is the cadence of timer sweeps as the clock advances;
+	// zero disables timers.
+	TimerStep time.Duration
+	lastSweep time.Time
+	// OnEvent, when set, receives each alert event as it is emitted.
+	OnEvent func(vytalwatch.AlertEvent)
+	events  []vytalwatch.AlertEvent
+	dead    []vytalwatch.DeadLetter
+	// KeepEvents keeps emitted events for Events; on by default.
+	KeepEvents bool
+}
+
+// OfflineOptions configures an Offline run.
+type OfflineOptions struct {
+	// Store is used when given; otherwise an in-memory store is opened.
+	Store  *state.Store
+	Logger *slog.Logger
+	// Start is the initial clock time.
+	Start time.Time
+}
+
+// NewOffline returns an offline runner for a rule set.
+func NewOffline(cfg Config, set *rules.Set, opts OfflineOptions) (*Offline, error) {
+	cfg = cfg.WithDefaults()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	o := &Offline{cfg: cfg, store: opts.Store, clock: &ManualClock{T: opts.Start}, KeepEvents: true}
+	if o.store == nil {
+		s, err := state.Open(state.Options{InMemory: true, Logger: opts.Logger, CacheBytes: 8 << 20})
+		if err != nil {
+			return nil, err
+		}
+		o.store, o.ownsDB = s, true
+	}
+	proc, err := NewProcessor(cfg, 0, set, o.clock, opts.Logger, nil)
+	if err != nil {
+		o.Close()
+		return nil, err
+	}
+	o.proc = proc
+	return o, nil
+}
+
+// Close closes the store when the runner opened it.
+func (o *Offline) Close() error {
+	if o.ownsDB {
+		return o.store.Close()
+	}
+	return nil
+}
+
+// Store returns the runner's store.
+func (o *Offline) Store() *state.Store { return o.store }
+
+// SetRules replaces the rule set, as a rule update between batches does.
+func (o *Offline) SetRules(set *rules.Set) error {
+	if err := o.Flush(); err != nil {
+		return err
+	}
+	return o.proc.SetRules(set)
+}
+
+// Profile applies a patient profile.
+func (o *Offline) Profile(p vytalwatch.PatientProfile) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return o.add(Message{Topic: o.cfg.Topics.Patients, Key: []byte(p.PatientID), Value: data, Time: o.clock.T})
+}
+
+// Reading queues one reading payload that arrived at arrival. Queued
+// readings are applied in batches of the configured size.
+func (o *Offline) Reading(key string, payload []byte, arrival time.Time) error {
+	return o.add(Message{Topic: o.cfg.Topics.Readings, Key: []byte(key), Value: payload, Time: arrival})
+}
+
+func (o *Offline) add(m Message) error {
+	m.Offset = o.offset
+	o.offset++
+	o.pending = append(o.pending, m)
+	if len(o.pending) >= o.cfg.BatchSize {
+		return o.Flush()
+	}
+	return nil
+}
+
+// Flush applies the queued messages in one batch.
+func (o *Offline) Flush() error {
+	if len(o.pending) == 0 {
+		return nil
+	}
+	b := o.store.NewBatch(0, false)
+	out, err := o.proc.Apply(b, o.pending)
+	if err != nil {
+		b.Close()
+		return err
+	}
+	o.pending = o.pending[:0]
+	if err := b.Commit(); err != nil {
+		return err
+	}
+	return o.collect(out)
+}
+
+// AdvanceTo moves the clock to t, sweeping timers at every TimerStep tick
+// on the way, the last one at t itself. Queued readings are applied first.
+func (o *Offline) AdvanceTo(t time.Time) error {
+	if err := o.Flush(); err != nil {
+		return err
+	}
+	if o.TimerStep > 0 {
+		next := o.lastSweep.Add(o.TimerStep)
+		if o.lastSweep.IsZero() || next.Before(o.clock.T) {
+			next = o.clock.T.Truncate(o.TimerStep).Add(o.TimerStep)
+		}
+		for ; !next.After(t); next = next.Add(o.TimerStep) {
+			if err := o.sweep(next); err != nil {
+				return err
+			}
+		}
+	}
+	if t.After(o.clock.T) {
+		o.clock.T = t
+	}
+	return nil
+}
+
+// SweepAt evaluates clock-driven rules at t and moves the clock there.
+func (o *Offline) SweepAt(t time.Time) error {
+	if err := o.Flush(); err != nil {
+		return err
+	}
+	return o.sweep(t)
+}
+
+func (o *Offline) sweep(t time.Time) error {
+	o.clock.T = t
+	o.lastSweep = t
+	b := o.store.NewBatch(0, false)
+	out, err := o.proc.Sweep(b, t)
+	if err != nil {
+		b.Close()
+		return err
+	}
+	if err := b.Commit(); err != nil {
+		return err
+	}
+	return o.collect(out)
+}
+
+func (o *Offline) collect(out []Record) error {
+	for _, r := range out {
+		switch r.Topic {
+		case o.cfg.Topics.Alerts:
+			var ev vytalwatch.AlertEvent
+			if err := json.Unmarshal(r.Value, &ev); err != nil {
+				return fmt.Errorf("decode alert event: %w", err)
+			}
+			if o.OnEvent != nil {
+				o.OnEvent(ev)
+			}
+			if o.KeepEvents {
+				o.events = append(o.events, ev)
+			}
+		case o.cfg.Topics.DeadLetter:
+			var d vytalwatch.DeadLetter
+			if err := json.Unmarshal(r.Value, &d); err != nil {
+				return fmt.Errorf("decode dead letter: %w", err)
+			}
+			o.dead = append(o.dead, d)
+		}
+	}
+	return nil
+}
+
+// Events returns the alert events emitted so far, in order.
+func (o *Offline) Events() []vytalwatch.AlertEvent { return o.events }
+
+// DeadLetters returns the rejected readings so far.
+func (o *Offline) DeadLetters() []vytalwatch.DeadLetter { return o.dead }
+
+// Counters returns the store's counters.
+func (o *Offline) Counters() (map[string]int64, error) {
+	if err := o.Flush(); err != nil {
+		return nil, err
+	}
+	return o.store.Counters(0)
+}

@@ -1,0 +1,342 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/rules"
+	"github.com/vytalwatch/vytalwatch/state"
+)
+
+// Counter names kept per partition in the store. They are written in the
+// same batch as the state they count, so they are exact across crashes.
+const (
+	CounterReadingsIn       = "readings_in"
+	CounterAccepted         = "readings_accepted"
+	CounterRejected         = "readings_rejected"
+	CounterDuplicates       = "duplicates"
+	CounterAlertsFired      = "alerts_fired"
+	CounterAlertsResolved   = "alerts_resolved"
+	CounterAlertsRenotified = "alerts_renotified"
+	CounterProfiles         = "profiles_applied"
+	CounterProfileRejected  = "profiles_rejected"
+	PrefixRejected          = "rejected:"
+	PrefixFired             = "fired:"
+	PrefixResolved          = "resolved:"
+	PrefixRuleErrors        = "rule_errors:"
+)
+
+// ReasonKeyMismatch rejects a reading whose message key is not its
+// patient id: it may sit on a partition that does not own the patient's
+// state.
+const ReasonKeyMismatch = "key_mismatch"
+
+// patientRecord is the engine's per-patient bookkeeping in the store.
+type patientRecord struct {
+	NewestAt int64  `json:"newest_at"`
+	NewestID string `json:"newest_id"`
+	Readings int64  `json:"readings"`
+	// SweptDay is the UTC day number up to which dedupe entries were
+	// expired.
+	SweptDay int64 `json:"swept_day"`
+}
+
+// patientView is a patient's record and profile, loaded once per batch.
+type patientView struct {
+	id        string
+	record    patientRecord
+	dirty     bool
+	profile   *vytalwatch.PatientProfile
+	profileOK bool
+}
+
+// Processor applies one partition's input to its state and evaluates the
+// rules. It does no I/O besides the store, so the engine, backtests, rule
+// tests and benchmarks all run the same code. A Processor is used by one
+// goroutine.
+type Processor struct {
+	cfg       Config
+	partition int
+	clock     Clock
+	logger    *slog.Logger
+	metrics   *Metrics
+	ctx       *rules.EvalContext
+	bound     *rules.Bound
+	data      patientData
+	errors    *ruleErrorLog
+
+	// Per-batch state.
+	batch    *state.Batch
+	patients map[string]*patientView
+	out      []Record
+}
+
+// NewProcessor returns a processor for one partition with the rule set.
+func NewProcessor(cfg Config, partition int, set *rules.Set, clock Clock, logger *slog.Logger, metrics *Metrics) (*Processor, error) {
+	p := &Processor{
+		cfg: cfg.WithDefaults(), partition: partition, clock: clock,
+		logger: logger.With("partition", partition), metrics: metrics,
+		ctx: rules.NewEvalContext(), errors: newRuleErrorLog(time.Minute),
+	}
+	if err := p.SetRules(set); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// SetRules binds a new rule set. Rules whose definition did not change
+// keep their compiled programs.
+func (p *Processor) SetRules(set *rules.Set) error {
+	bound, err := set.Bind(p.ctx, p.bound)
+	if err != nil {
+		return err
+	}
+	p.bound = bound
+	return nil
+}
+
+// Rules returns the current rule set.
+func (p *Processor) Rules() *rules.Set { return p.bound.Set }
+
+// Apply applies messages to the batch and returns the output records.
+// The caller produces the records, then commits the batch.
+func (p *Processor) Apply(b *state.Batch, msgs []Message) ([]Record, error) {
+	p.begin(b)
+	for i := range msgs {
+		m := &msgs[i]
+		var err error
+		switch m.Topic {
+		case p.cfg.Topics.Readings:
+			err = p.applyReading(m)
+		case p.cfg.Topics.Patients:
+			err = p.applyProfile(m)
+		default:
+			err = fmt.Errorf("message from unexpected topic %q", m.Topic)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("apply %s partition %d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
+		}
+		if err := b.SetOffset(m.Topic, m.Offset+1); err != nil {
+			return nil, err
+		}
+	}
+	return p.finish()
+}
+
+func (p *Processor) begin(b *state.Batch) {
+	p.batch = b
+	p.patients = map[string]*patientView{}
+	p.out = nil
+}
+
+func (p *Processor) finish() ([]Record, error) {
+	for _, v := range p.patients {
+		if !v.dirty {
+			continue
+		}
+		data, _ := json.Marshal(v.record)
+		if err := p.batch.SetPatient(v.id, data); err != nil {
+			return nil, err
+		}
+	}
+	out := p.out
+	p.batch, p.patients, p.out = nil, nil, nil
+	return out, nil
+}
+
+// patient loads a patient's record and profile, once per batch.
+func (p *Processor) patient(id string) (*patientView, error) {
+	if v, ok := p.patients[id]; ok {
+		return v, nil
+	}
+	v := &patientView{id: id}
+	data, ok, err := p.batch.Patient(id)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if err := json.Unmarshal(data, &v.record); err != nil {
+			return nil, fmt.Errorf("decode record of patient %s: %w", id, err)
+		}
+	}
+	if err := p.loadProfile(v); err != nil {
+		return nil, err
+	}
+	p.patients[id] = v
+	return v, nil
+}
+
+func (p *Processor) loadProfile(v *patientView) error {
+	data, ok, err := p.batch.Profile(v.id)
+	if err != nil || !ok || len(data) == 0 {
+		v.profile = nil
+		return err
+	}
+	prof, err := vytalwatch.DecodeProfile(data)
+	if err != nil {
+		return fmt.Errorf("decode stored profile of patient %s: %w", v.id, err)
+	}
+	v.profile = &prof
+	return nil
+}
+
+func (p *Processor) applyReading(m *Message) error {
+	p.batch.AddCounter(CounterReadingsIn, 1)
+	r, rej := vytalwatch.DecodeReading(m.Value, m.Time, p.cfg.Validation)
+	if rej == nil && string(m.Key) != r.PatientID {
+		rej = &vytalwatch.Rejection{Reason: ReasonKeyMismatch, Field: "key", Value: string(m.Key),
+			Message: fmt.Sprintf("message key %q is not the reading's patient_id %q; key every reading by its patient_id", m.Key, r.PatientID)}
+	}
+	if rej == nil {
+		var err error
+		if rej, err = p.checkPressurePair(&r); err != nil {
+			return err
+		}
+	}
+	if rej != nil {
+		p.deadLetter(rej, m)
+		return nil
+	}
+	id := r.Identity()
+	at := r.MeasuredAt.UnixNano()
+	seen, err := p.batch.MarkSeen(r.PatientID, at, id)
+	if err != nil {
+		return err
+	}
+	if seen {
+		p.batch.AddCounter(CounterDuplicates, 1)
+		p.metrics.readings(resultDuplicate)
+		return nil
+	}
+	p.batch.AddCounter(CounterAccepted, 1)
+	p.metrics.readings(resultAccepted)
+	v, err := p.patient(r.PatientID)
+	if err != nil {
+		return err
+	}
+	samples := r.Samples()
+	for _, s := range samples {
+		if err := p.batch.AddSample(r.PatientID, s.Metric, at, uint64(m.Offset), s.Value); err != nil {
+			return err
+		}
+	}
+	v.record.Readings++
+	if at >= v.record.NewestAt {
+		v.record.NewestAt, v.record.NewestID = at, id.String()
+	}
+	v.dirty = true
+	if err := p.evaluateReading(v, &r, id); err != nil {
+		return err
+	}
+	return p.expire(v, samples)
+}
+
+// checkPressurePair rejects a systolic or diastolic reading sent on its
+// own when the patient's other component at the same instant makes the
+// pair impossible (diastolic not below systolic). A composite reading is
+// checked on decode; this covers sources that send the two as separate
+// rows. When the instant has several counterparts (an arterial line and a
+// cuff, say), the reading is rejected only if it conflicts with all.
+func (p *Processor) checkPressurePair(r *vytalwatch.Reading) (*vytalwatch.Rejection, error) {
+	var other string
+	switch r.Metric {
+	case vytalwatch.SystolicBP:
+		other = vytalwatch.DiastolicBP
+	case vytalwatch.DiastolicBP:
+		other = vytalwatch.SystolicBP
+	default:
+		return nil, nil
+	}
+	at := r.MeasuredAt.UnixNano()
+	conflicts, fits := 0, 0
+	err := p.batch.Range(r.PatientID, other, at, at, func(_ int64, v float64) {
+		sys, dia := r.Value, v
+		if r.Metric == vytalwatch.DiastolicBP {
+			sys, dia = v, r.Value
+		}
+		if dia >= sys {
+			conflicts++
+		} else {
+			fits++
+		}
+	})
+	if err != nil || conflicts == 0 || fits > 0 {
+		return nil, err
+	}
+	return &vytalwatch.Rejection{
+		Reason: vytalwatch.ReasonDiastolicNotBelow, Field: "value", Value: fmt.Sprint(r.Value),
+		Message: fmt.Sprintf("%s %g conflicts with the %s recorded at the same time: diastolic must be below systolic; take the reading again", r.Metric, r.Value, other),
+	}, nil
+}
+
+// expire trims the windows of the metrics just written and, once per
+// day of patient time, the patient's old dedupe entries.
+func (p *Processor) expire(v *patientView, samples []vytalwatch.Sample) error {
+	for _, s := range samples {
+		retention := max(p.bound.Set.Retention(s.Metric), p.cfg.MinRetention)
+		if _, err := p.batch.ExpireSamples(v.id, s.Metric, retention); err != nil {
+			return err
+		}
+	}
+	day := v.record.NewestAt / int64(24*time.Hour)
+	if day > v.record.SweptDay {
+		if _, err := p.batch.ExpireSeen(v.id, v.record.NewestAt-int64(p.cfg.DedupeRetention)); err != nil {
+			return err
+		}
+		v.record.SweptDay = day
+	}
+	return nil
+}
+
+func (p *Processor) deadLetter(rej *vytalwatch.Rejection, m *Message) {
+	p.batch.AddCounter(CounterRejected, 1)
+	p.batch.AddCounter(PrefixRejected+rej.Reason, 1)
+	p.metrics.rejected(rej.Reason)
+	dl := vytalwatch.NewDeadLetter(rej, m.Topic, m.Partition, m.Offset, m.Key, m.Value, m.Time)
+	data, _ := json.Marshal(dl)
+	p.out = append(p.out, Record{Topic: p.cfg.Topics.DeadLetter, Key: m.Key, Value: data})
+}
+
+func (p *Processor) applyProfile(m *Message) error {
+	patient := string(m.Key)
+	if len(m.Value) == 0 {
+		// A tombstone deletes the profile.
+		v, err := p.patient(patient)
+		if err != nil {
+			return err
+		}
+		v.profile = nil
+		return p.batch.SetProfile(patient, nil)
+	}
+	prof, err := vytalwatch.DecodeProfile(m.Value)
+	if err == nil && prof.PatientID != patient {
+		err = fmt.Errorf("message key %q is not the profile's patient_id %q", patient, prof.PatientID)
+	}
+	if err != nil {
+		p.batch.AddCounter(CounterProfileRejected, 1)
+		p.deadLetter(&vytalwatch.Rejection{Reason: "invalid_profile", Message: err.Error()}, m)
+		return nil
+	}
+	p.batch.AddCounter(CounterProfiles, 1)
+	if err := p.batch.SetProfile(patient, m.Value); err != nil {
+		return err
+	}
+	v, err := p.patient(patient)
+	if err != nil {
+		return err
+	}
+	v.profile = &prof
+	return nil
+}
+
+// ageOf returns a patient's age at t, NaN when unknown.
+func ageOf(v *patientView, t time.Time) float64 {
+	if v.profile == nil {
+		return math.NaN()
+	}
+	return v.profile.AgeAt(t)
+}

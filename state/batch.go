@@ -1,0 +1,157 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Change is one key's final write in a batch: a value, or a deletion when
+// Deleted is set. The changelog carries these.
+type Change struct {
+	Key     []byte
+	Value   []byte
+	Deleted bool
+}
+
+// Batch is one unit of work on one partition: reads see the batch's own
+// writes, and Commit makes every write durable at once, offsets included.
+// A Batch is used by one goroutine.
+type Batch struct {
+	store     *Store
+	partition int
+	b         *pebble.Batch
+	counters  map[string]int64
+	// changes records the last write of each key, when recording is on,
+	// so the batch can be mirrored to the changelog coalesced.
+	changes map[string]Change
+}
+
+// NewBatch starts a unit of work on the partition. With recordChanges the
+// batch keeps the last write of each key for Changes.
+func (s *Store) NewBatch(partition int, recordChanges bool) *Batch {
+	b := &Batch{store: s, partition: partition, b: s.db.NewIndexedBatch(), counters: map[string]int64{}}
+	if recordChanges {
+		b.changes = map[string]Change{}
+	}
+	return b
+}
+
+// Partition returns the partition the batch writes to.
+func (b *Batch) Partition() int { return b.partition }
+
+func (b *Batch) get(k []byte) ([]byte, bool, error) {
+	v, closer, err := b.b.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := append([]byte(nil), v...)
+	return out, true, closer.Close()
+}
+
+func (b *Batch) set(k, v []byte) error {
+	if b.changes != nil {
+		b.changes[string(k)] = Change{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)}
+	}
+	return b.b.Set(k, v, nil)
+}
+
+func (b *Batch) delete(k []byte) error {
+	if b.changes != nil {
+		b.changes[string(k)] = Change{Key: append([]byte(nil), k...), Deleted: true}
+	}
+	return b.b.Delete(k, nil)
+}
+
+// SetOffset records the next offset to read from topic. It is committed
+// with the state it follows from.
+func (b *Batch) SetOffset(topic string, next int64) error {
+	return b.set(key(b.partition, kindOffset, topic), binary.BigEndian.AppendUint64(nil, uint64(next)))
+}
+
+// AddCounter adds delta to a named counter of the partition. Counters are
+// part of the batch, so they count each input exactly once across crashes.
+func (b *Batch) AddCounter(name string, delta int64) {
+	b.counters[name] += delta
+}
+
+func (b *Batch) flushCounters() error {
+	names := make([]string, 0, len(b.counters))
+	for name := range b.counters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		k := key(b.partition, kindCounter, name)
+		v, ok, err := b.get(k)
+		if err != nil {
+			return err
+		}
+		var current int64
+		if ok {
+			current = int64(binary.BigEndian.Uint64(v))
+		}
+		if err := b.set(k, binary.BigEndian.AppendUint64(nil, uint64(current+b.counters[name]))); err != nil {
+			return err
+		}
+	}
+	clear(b.counters)
+	return nil
+}
+
+// Changes returns the batch's coalesced writes in key order, including the
+// counters. Call it after Prepare and before Commit.
+func (b *Batch) Changes() []Change {
+	out := make([]Change, 0, len(b.changes))
+	for _, c := range b.changes {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i].Key) < string(out[j].Key) })
+	return out
+}
+
+// Prepare folds the pending counters into the batch. Commit calls it too;
+// call it earlier to see the counters in Changes.
+func (b *Batch) Prepare() error {
+	if err := b.flushCounters(); err != nil {
+		return fmt.Errorf("flush counters of partition %d: %w", b.partition, err)
+	}
+	return nil
+}
+
+// Commit writes the batch durably (synced to the WAL) and closes it.
+func (b *Batch) Commit() error {
+	if err := b.Prepare(); err != nil {
+		b.Close()
+		return err
+	}
+	err := b.b.Commit(pebble.Sync)
+	b.Close()
+	if err != nil {
+		return fmt.Errorf("commit batch of partition %d: %w", b.partition, err)
+	}
+	return nil
+}
+
+// Close discards an uncommitted batch. It is safe to call twice.
+func (b *Batch) Close() {
+	if b.b != nil {
+		_ = b.b.Close()
+		b.b = nil
+	}
+}
+
+// Empty reports whether the batch holds no writes and no counters.
+func (b *Batch) Empty() bool {
+	return b.b.Empty() && len(b.counters) == 0
+}
+
+func (b *Batch) newIter(lower, upper []byte) (*pebble.Iterator, error) {
+	return b.b.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+}

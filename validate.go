@@ -1,0 +1,349 @@
+package vytalwatch
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agnivade/levenshtein"
+)
+
+// Rejection reasons. They are stable, machine-readable values: dead letters,
+// metrics and summaries carry them, and dashboards group by them.
+const (
+	ReasonMalformed         = "malformed_payload"
+	ReasonMissingField      = "missing_field"
+	ReasonUnknownMetric     = "unknown_metric"
+	ReasonMissingUnit       = "missing_unit"
+	ReasonUnknownUnit       = "unknown_unit"
+	ReasonNotNumeric        = "value_not_numeric"
+	ReasonNotInteger        = "value_not_integer"
+	ReasonOutOfRange        = "out_of_range"
+	ReasonSentinel          = "sentinel_value"
+	ReasonDiastolicNotBelow = "diastolic_not_below_systolic"
+	ReasonInvalidComponents = "invalid_components"
+	ReasonInvalidTimestamp  = "invalid_timestamp"
+	ReasonTimestampInFuture = "timestamp_in_future"
+	ReasonTimestampTooOld   = "timestamp_too_old"
+	ReasonInvalidTimezone   = "invalid_timezone"
+	ReasonInvalidSource     = "invalid_source"
+	ReasonFieldTooLong      = "field_too_long"
+)
+
+// maxIDLength bounds patient, device and measurement ids, which become parts
+// of state keys.
+const maxIDLength = 200
+
+// sentinelValues are codes that devices send in place of a measurement, such
+// as 2047 (an 11-bit "no data" code) and the all-ones values of 12, 15 and
+// 16-bit fields.
+var sentinelValues = map[float64]bool{2047: true, 4095: true, 32767: true, 65535: true, -1: true}
+
+// Rejection explains why a reading was not accepted. It names the field and
+// the offending value and says how to fix it.
+type Rejection struct {
+	Reason  string `json:"reason"`
+	Field   string `json:"field,omitempty"`
+	Value   string `json:"value,omitempty"`
+	Message string `json:"message"`
+}
+
+func (r *Rejection) Error() string { return r.Reason + ": " + r.Message }
+
+func reject(reason, field, value, format string, args ...any) *Rejection {
+	return &Rejection{Reason: reason, Field: field, Value: value, Message: fmt.Sprintf(format, args...)}
+}
+
+// ValidationConfig holds the clock limits of validation.
+type ValidationConfig struct {
+	// MaxFutureSkew is how far measured_at may be ahead of received_at.
+	// Defaults to 10 minutes.
+	MaxFutureSkew time.Duration
+	// MaxAge is how far measured_at may be behind received_at before the
+	// device clock is assumed wrong (reset to 1970 or 2000, say).
+	// Defaults to 10 years.
+	MaxAge time.Duration
+}
+
+// WithDefaults returns the config with zero fields set to their defaults.
+func (c ValidationConfig) WithDefaults() ValidationConfig {
+	if c.MaxFutureSkew == 0 {
+		c.MaxFutureSkew = 10 * time.Minute
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = 10 * 365 * 24 * time.Hour
+	}
+	return c
+}
+
+// wireReading mirrors Reading with raw values, so that each field's problem
+// can be reported precisely.
+type wireReading struct {
+	PatientID     *string         `json:"patient_id"`
+	DeviceID      string          `json:"device_id"`
+	MeasurementID string          `json:"measurement_id"`
+	Metric        *string         `json:"metric"`
+	Value         json.RawMessage `json:"value"`
+	Unit          *string         `json:"unit"`
+	Components    []wireComponent `json:"components"`
+	MeasuredAt    *string         `json:"measured_at"`
+	ReceivedAt    *string         `json:"received_at"`
+	Source        *string         `json:"source"`
+	Timezone      string          `json:"timezone"`
+	EstimatedTime bool            `json:"estimated_time"`
+	ManualEntry   bool            `json:"manual_entry"`
+	SourceRef     string          `json:"source_ref"`
+}
+
+type wireComponent struct {
+	Metric string          `json:"metric"`
+	Value  json.RawMessage `json:"value"`
+	Unit   *string         `json:"unit"`
+}
+
+// DecodeReading parses and validates one canonical reading. arrival is when
+// the message reached the broker; it stands in for a missing received_at.
+// On success the returned reading has canonical units and UTC times.
+func DecodeReading(payload []byte, arrival time.Time, cfg ValidationConfig) (Reading, *Rejection) {
+	cfg = cfg.WithDefaults()
+	var w wireReading
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return Reading{}, reject(ReasonMalformed, "", "", "payload is not a JSON reading object (%v); send one object with patient_id, metric, value, unit and measured_at", err)
+	}
+	r := Reading{
+		DeviceID: w.DeviceID, MeasurementID: w.MeasurementID, Timezone: w.Timezone,
+		EstimatedTime: w.EstimatedTime, ManualEntry: w.ManualEntry, SourceRef: w.SourceRef,
+	}
+	if rej := decodeIDs(&w, &r); rej != nil {
+		return Reading{}, rej
+	}
+	if rej := decodeSource(&w, &r); rej != nil {
+		return Reading{}, rej
+	}
+	if rej := decodeTimes(&w, &r, arrival, cfg); rej != nil {
+		return Reading{}, rej
+	}
+	if w.Metric == nil || *w.Metric == "" {
+		return Reading{}, reject(ReasonMissingField, "metric", "", "metric is missing; set it to one of %s", strings.Join(MetricNames(), ", "))
+	}
+	r.Metric = *w.Metric
+	if r.Metric == BloodPressure {
+		if rej := decodeComponents(&w, &r); rej != nil {
+			return Reading{}, rej
+		}
+		return r, nil
+	}
+	if len(w.Components) > 0 {
+		return Reading{}, reject(ReasonInvalidComponents, "components", r.Metric, "only blood_pressure readings carry components; send metric %q as a plain value", r.Metric)
+	}
+	value, unit, rej := decodeValue(r.Metric, "", w.Value, w.Unit)
+	if rej != nil {
+		return Reading{}, rej
+	}
+	r.Value, r.Unit = value, unit
+	return r, nil
+}
+
+func decodeIDs(w *wireReading, r *Reading) *Rejection {
+	if w.PatientID == nil || strings.TrimSpace(*w.PatientID) == "" {
+		return reject(ReasonMissingField, "patient_id", "", "patient_id is missing; every reading must name its patient")
+	}
+	r.PatientID = *w.PatientID
+	for field, v := range map[string]string{"patient_id": r.PatientID, "device_id": r.DeviceID, "measurement_id": r.MeasurementID, "source_ref": r.SourceRef} {
+		if len(v) > maxIDLength {
+			return reject(ReasonFieldTooLong, field, v[:32]+"...", "%s is %d bytes long; ids may be at most %d bytes", field, len(v), maxIDLength)
+		}
+	}
+	return nil
+}
+
+func decodeSource(w *wireReading, r *Reading) *Rejection {
+	if w.Source == nil || *w.Source == "" {
+		r.Source = SourceDevice
+		return nil
+	}
+	if !validSources[*w.Source] {
+		return reject(ReasonInvalidSource, "source", *w.Source, "source %q is not one of device, tenovi, fhir, csv, api", *w.Source)
+	}
+	r.Source = *w.Source
+	return nil
+}
+
+func decodeTimes(w *wireReading, r *Reading, arrival time.Time, cfg ValidationConfig) *Rejection {
+	if w.MeasuredAt == nil || *w.MeasuredAt == "" {
+		return reject(ReasonMissingField, "measured_at", "", "measured_at is missing; give the time of measurement in RFC 3339 with an offset, such as 2026-03-10T08:15:00-05:00")
+	}
+	measured, err := time.Parse(time.RFC3339Nano, *w.MeasuredAt)
+	if err != nil {
+		return reject(ReasonInvalidTimestamp, "measured_at", *w.MeasuredAt, "measured_at %q is not RFC 3339 with an offset; use a form such as 2026-03-10T08:15:00-05:00", *w.MeasuredAt)
+	}
+	received := arrival
+	if w.ReceivedAt != nil && *w.ReceivedAt != "" {
+		received, err = time.Parse(time.RFC3339Nano, *w.ReceivedAt)
+		if err != nil {
+			return reject(ReasonInvalidTimestamp, "received_at", *w.ReceivedAt, "received_at %q is not RFC 3339 with an offset; omit it to use the broker's arrival time", *w.ReceivedAt)
+		}
+	}
+	if r.Timezone != "" {
+		if _, err := LoadLocation(r.Timezone); err != nil || r.Timezone == "Local" {
+			return reject(ReasonInvalidTimezone, "timezone", r.Timezone, "timezone %q is not an IANA zone name; use a name such as America/New_York, or omit it", r.Timezone)
+		}
+	}
+	if measured.After(received.Add(cfg.MaxFutureSkew)) {
+		return reject(ReasonTimestampInFuture, "measured_at", *w.MeasuredAt,
+			"measured_at is %s ahead of received_at %s (at most %s allowed); check the device clock",
+			measured.Sub(received).Round(time.Second), received.UTC().Format(time.RFC3339), cfg.MaxFutureSkew)
+	}
+	if measured.Before(received.Add(-cfg.MaxAge)) {
+		return reject(ReasonTimestampTooOld, "measured_at", *w.MeasuredAt,
+			"measured_at is more than %s before received_at %s; check the device clock",
+			cfg.MaxAge.Round(time.Hour), received.UTC().Format(time.RFC3339))
+	}
+	r.MeasuredAt = measured.UTC()
+	r.ReceivedAt = received.UTC()
+	return nil
+}
+
+func decodeComponents(w *wireReading, r *Reading) *Rejection {
+	if len(w.Components) == 0 {
+		return reject(ReasonInvalidComponents, "components", "", "a blood_pressure reading needs components with systolic_bp and diastolic_bp")
+	}
+	seen := map[string]bool{}
+	for i, c := range w.Components {
+		field := fmt.Sprintf("components[%d]", i)
+		switch c.Metric {
+		case SystolicBP, DiastolicBP, HeartRate:
+		default:
+			return reject(ReasonInvalidComponents, field+".metric", c.Metric, "component metric %q is not one of systolic_bp, diastolic_bp, heart_rate", c.Metric)
+		}
+		if seen[c.Metric] {
+			return reject(ReasonInvalidComponents, field+".metric", c.Metric, "component %s appears twice; send each component once", c.Metric)
+		}
+		seen[c.Metric] = true
+		value, unit, rej := decodeValue(c.Metric, field+".", c.Value, c.Unit)
+		if rej != nil {
+			return rej
+		}
+		r.Components = append(r.Components, Component{Metric: c.Metric, Value: value, Unit: unit})
+	}
+	if !seen[SystolicBP] || !seen[DiastolicBP] {
+		return reject(ReasonInvalidComponents, "components", "", "a blood_pressure reading needs both systolic_bp and diastolic_bp components")
+	}
+	// Canonical component order keeps identities and events independent of
+	// the order a device happened to send.
+	sort.Slice(r.Components, func(i, j int) bool { return r.Components[i].Metric < r.Components[j].Metric })
+	var sys, dia float64
+	for _, c := range r.Components {
+		switch c.Metric {
+		case SystolicBP:
+			sys = c.Value
+		case DiastolicBP:
+			dia = c.Value
+		}
+	}
+	if dia >= sys {
+		return reject(ReasonDiastolicNotBelow, "components", fmt.Sprintf("%g/%g", sys, dia),
+			"diastolic %g is not below systolic %g; the cuff reading is invalid, take it again", dia, sys)
+	}
+	r.Unit = "mmHg"
+	return nil
+}
+
+// decodeValue parses a numeric value with its unit, converts it to the
+// metric's canonical unit and checks its bounds.
+func decodeValue(metric, prefix string, raw json.RawMessage, unitPtr *string) (float64, string, *Rejection) {
+	spec, ok := LookupMetric(metric)
+	if !ok {
+		return 0, "", unknownMetric(prefix+"metric", metric)
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return 0, "", reject(ReasonMissingField, prefix+"value", "", "value is missing for %s; send a number in %s", metric, spec.Unit)
+	}
+	if raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' {
+		return 0, "", reject(ReasonNotNumeric, prefix+"value", truncate(string(raw)), "value %s for %s is not a JSON number; send a number such as 72", truncate(string(raw)), metric)
+	}
+	var value float64
+	if err := json.Unmarshal(raw, &value); err != nil || math.IsNaN(value) || math.IsInf(value, 0) {
+		return 0, "", reject(ReasonNotNumeric, prefix+"value", truncate(string(raw)), "value %s for %s is not a finite number", truncate(string(raw)), metric)
+	}
+	unit := ""
+	if unitPtr != nil {
+		unit = strings.TrimSpace(*unitPtr)
+	}
+	if unit == "" && !spec.UnitOptional {
+		return 0, "", reject(ReasonMissingUnit, prefix+"unit", "", "unit is missing for %s; send one of %s", metric, strings.Join(spec.Units(), ", "))
+	}
+	if sentinelValues[value] {
+		return 0, "", reject(ReasonSentinel, prefix+"value", fmt.Sprint(value), "value %g for %s is a device no-data code, not a measurement", value, metric)
+	}
+	converted, ok := spec.ToCanonical(value, unit)
+	if !ok {
+		return 0, "", reject(ReasonUnknownUnit, prefix+"unit", unit, "unit %q is not accepted for %s; send one of %s", unit, metric, strings.Join(spec.Units(), ", "))
+	}
+	if spec.Integer && converted != math.Trunc(converted) {
+		return 0, "", reject(ReasonNotInteger, prefix+"value", fmt.Sprint(value), "value %g for %s must be a whole-number code", value, metric)
+	}
+	if converted < spec.Min || converted > spec.Max {
+		return 0, "", reject(ReasonOutOfRange, prefix+"value", fmt.Sprint(value),
+			"value %g %s for %s is outside the plausible range %g-%g %s; check the device or the unit",
+			value, unit, metric, spec.Min, spec.Max, spec.Unit)
+	}
+	return converted, spec.Unit, nil
+}
+
+func unknownMetric(field, metric string) *Rejection {
+	hint := ""
+	if s := Suggest(metric, MetricNames()); s != "" {
+		hint = fmt.Sprintf("did you mean %q? ", s)
+	}
+	return reject(ReasonUnknownMetric, field, metric, "metric %q is not known; %suse one of %s", metric, hint, strings.Join(MetricNames(), ", "))
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// Suggest returns the candidate closest to word when it is close enough to
+// be a likely typo, or "" when none is.
+func Suggest(word string, candidates []string) string {
+	best, bestDist := "", 0
+	for _, c := range candidates {
+		d := levenshtein.ComputeDistance(strings.ToLower(word), c)
+		if best == "" || d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	limit := len(word) / 3
+	if limit < 2 {
+		limit = 2
+	}
+	if best == "" || bestDist > limit {
+		return ""
+	}
+	return best
+}
+
+var locations sync.Map // IANA name -> *time.Location
+
+// LoadLocation is time.LoadLocation with a cache, because loading a zone
+// reads the zone database on every call.
+func LoadLocation(name string) (*time.Location, error) {
+	if loc, ok := locations.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	locations.Store(name, loc)
+	return loc, nil
+}
