@@ -37,7 +37,7 @@ lint:
 # the engine alone, with peak memory. Results go to bench/RESULTS.md.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
-	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
+	$(BIN) bench --out bench/RESULTS.md
 
 clean:
 	rm -rf bin

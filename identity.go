@@ -2,8 +2,9 @@ package vytalwatch
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
-	"strconv"
+	"math"
 )
 
 // Identity is the fixed-size identity of a reading, used as its dedupe key
@@ -19,43 +20,47 @@ func (id Identity) String() string { return hex.EncodeToString(id[:]) }
 // same identity; a retake a minute later does not. Time proximity plays no
 // part. Call it on a validated reading, so that values are canonical.
 func (r *Reading) Identity() Identity {
-	h := sha256.New()
+	// Every string is length-prefixed, so that no two different field
+	// tuples encode to the same bytes, even when ids contain NUL bytes.
 	buf := make([]byte, 0, 128)
 	if r.MeasurementID != "" {
-		buf = append(buf, "m\x00"...)
-		buf = append(buf, r.DeviceID...)
-		buf = append(buf, 0)
-		buf = append(buf, r.MeasurementID...)
+		buf = append(buf, 'm')
+		buf = appendLengthPrefixed(buf, r.DeviceID)
+		buf = appendLengthPrefixed(buf, r.MeasurementID)
 	} else {
-		buf = append(buf, "v\x00"...)
-		buf = append(buf, r.DeviceID...)
-		buf = append(buf, 0)
-		buf = append(buf, r.Metric...)
-		buf = append(buf, 0)
-		buf = strconv.AppendInt(buf, r.MeasuredAt.UnixNano(), 10)
+		buf = append(buf, 'v')
+		buf = appendLengthPrefixed(buf, r.DeviceID)
+		buf = appendLengthPrefixed(buf, r.Metric)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(r.MeasuredAt.UnixNano()))
 		for _, s := range r.Samples() {
-			buf = append(buf, 0)
-			buf = append(buf, s.Metric...)
-			buf = append(buf, '=')
-			buf = strconv.AppendFloat(buf, s.Value, 'g', -1, 64)
+			buf = appendLengthPrefixed(buf, s.Metric)
+			value := s.Value
+			if value == 0 {
+				value = 0 // -0 and 0 are the same measurement
+			}
+			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(value))
 		}
 	}
-	h.Write(buf)
+	sum := sha256.Sum256(buf)
 	var id Identity
-	copy(id[:], h.Sum(nil))
+	copy(id[:], sum[:])
 	return id
+}
+
+func appendLengthPrefixed(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
 }
 
 // EventID returns a deterministic event id from its parts: the same parts
 // always give the same id, so a replay after a crash repeats ids and sinks
-// can drop the duplicates.
+// can drop the duplicates. Parts are length-prefixed, so ("a", "bc") and
+// ("ab", "c") give different ids.
 func EventID(parts ...string) string {
-	h := sha256.New()
-	for i, p := range parts {
-		if i > 0 {
-			h.Write([]byte{0})
-		}
-		h.Write([]byte(p))
+	buf := make([]byte, 0, 128)
+	for _, p := range parts {
+		buf = appendLengthPrefixed(buf, p)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(buf)
+	return hex.EncodeToString(sum[:16])
 }

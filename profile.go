@@ -61,8 +61,11 @@ func (p *PatientProfile) AgeAt(t time.Time) float64 {
 	if p.BirthDate != "" {
 		birth, err := time.Parse(time.DateOnly, p.BirthDate)
 		if err == nil {
+			// Compare month and day, not day of the year, which shifts by
+			// one after February in leap years. Someone born on 29 February
+			// turns a year older on 1 March in other years.
 			years := t.Year() - birth.Year()
-			if t.YearDay() < birth.YearDay() {
+			if t.Month() < birth.Month() || (t.Month() == birth.Month() && t.Day() < birth.Day()) {
 				years--
 			}
 			return float64(years)

@@ -154,9 +154,15 @@ func decodeIDs(w *wireReading, r *Reading) *Rejection {
 		return reject(ReasonMissingField, "patient_id", "", "patient_id is missing; every reading must name its patient")
 	}
 	r.PatientID = *w.PatientID
-	for field, v := range map[string]string{"patient_id": r.PatientID, "device_id": r.DeviceID, "measurement_id": r.MeasurementID, "source_ref": r.SourceRef} {
-		if len(v) > maxIDLength {
-			return reject(ReasonFieldTooLong, field, v[:32]+"...", "%s is %d bytes long; ids may be at most %d bytes", field, len(v), maxIDLength)
+	// A slice, not a map, so that a reading with several long ids is always
+	// rejected on the same field.
+	ids := []struct{ field, value string }{
+		{"patient_id", r.PatientID}, {"device_id", r.DeviceID},
+		{"measurement_id", r.MeasurementID}, {"source_ref", r.SourceRef},
+	}
+	for _, id := range ids {
+		if len(id.value) > maxIDLength {
+			return reject(ReasonFieldTooLong, id.field, id.value[:32]+"...", "%s is %d bytes long; ids may be at most %d bytes", id.field, len(id.value), maxIDLength)
 		}
 	}
 	return nil
@@ -196,13 +202,13 @@ func decodeTimes(w *wireReading, r *Reading, arrival time.Time, cfg ValidationCo
 	}
 	if measured.After(received.Add(cfg.MaxFutureSkew)) {
 		return reject(ReasonTimestampInFuture, "measured_at", *w.MeasuredAt,
-			"measured_at is %s ahead of received_at %s (at most %s allowed); check the device clock",
-			measured.Sub(received).Round(time.Second), received.UTC().Format(time.RFC3339), cfg.MaxFutureSkew)
+			"measured_at %s is %s ahead of received_at %s (at most %s allowed); check the device clock",
+			*w.MeasuredAt, measured.Sub(received).Round(time.Second), received.UTC().Format(time.RFC3339), cfg.MaxFutureSkew)
 	}
 	if measured.Before(received.Add(-cfg.MaxAge)) {
 		return reject(ReasonTimestampTooOld, "measured_at", *w.MeasuredAt,
-			"measured_at is more than %s before received_at %s; check the device clock",
-			cfg.MaxAge.Round(time.Hour), received.UTC().Format(time.RFC3339))
+			"measured_at %s is more than %s before received_at %s; check the device clock",
+			*w.MeasuredAt, cfg.MaxAge.Round(time.Hour), received.UTC().Format(time.RFC3339))
 	}
 	r.MeasuredAt = measured.UTC()
 	r.ReceivedAt = received.UTC()

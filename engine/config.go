@@ -59,6 +59,10 @@ type Config struct {
 	// than that is accepted again. Defaults to 45 days, longer than a
 	// device billing period.
 	DedupeRetention time.Duration
+	// DisableTimers turns off clock-driven evaluation, for replays of
+	// history and for tests that compare state between runs. Rules that
+	// depend on the clock then act on readings only.
+	DisableTimers bool
 	// ShutdownTimeout bounds the final batch on shutdown. Defaults to 15s.
 	ShutdownTimeout time.Duration
 	// ProduceRetryMax caps the backoff between attempts to write outputs

@@ -108,7 +108,7 @@ func (p *Processor) evaluate(inst *rules.Instance, v *patientView, env rules.Env
 	if err != nil {
 		return err
 	}
-	if e.Trigger == vytalwatch.TriggerTimer && e.At.Before(st.LastEvalAt) {
+	if e.Trigger == vytalwatch.TriggerTimer && e.At.Before(st.LastReadingAt) {
 		return nil
 	}
 	p.data.reset(p.batch, v.id, e.At, v.profile)
@@ -278,6 +278,84 @@ func (p *Processor) hasAny(patient string, metrics []string) (bool, error) {
 		_, ok, err := p.batch.Meta(patient, m)
 		if err != nil || ok {
 			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// NextDue returns the earliest time at which a stored alert state needs
+// the clock: a pending duration hold that completes, or a firing alert due
+// for renotification. It reports false when no state waits on the clock.
+// Rules whose conditions read windows or since() change with every tick
+// and are not covered; see HasClockConditions.
+func (p *Processor) NextDue(b *state.Batch) (time.Time, bool, error) {
+	byKey := map[string]*rules.Instance{}
+	for _, inst := range p.bound.ClockDriven() {
+		byKey[inst.StateKey()] = inst
+	}
+	var next time.Time
+	found := false
+	err := b.ScanAlertStates(func(_, key string, data []byte) error {
+		inst := byKey[key]
+		if inst == nil {
+			return nil
+		}
+		st, err := rules.DecodeAlertState(data, inst.Fingerprint)
+		if err != nil {
+			return err
+		}
+		var due time.Time
+		switch {
+		case st.Status == rules.StatusPending && inst.Hold.Duration > 0:
+			due = st.PendingSince.Add(inst.Hold.Duration)
+		case st.Status == rules.StatusFiring && inst.Renotify > 0:
+			due = st.LastNotifiedAt.Add(inst.Renotify)
+		default:
+			return nil
+		}
+		if !found || due.Before(next) {
+			next, found = due, true
+		}
+		return nil
+	})
+	return next, found, err
+}
+
+// HasClockConditions reports whether a rule whose condition reads windows
+// or since(), values that change with the clock alone, applies to some
+// patient of the partition: one in its scope with a reading of its
+// metrics. Otherwise sweeps only need to run when NextDue says so.
+func (p *Processor) HasClockConditions(b *state.Batch) (bool, error) {
+	var clockRules []*rules.Instance
+	for _, inst := range p.bound.ClockDriven() {
+		if inst.ClockCondition {
+			clockRules = append(clockRules, inst)
+		}
+	}
+	if len(clockRules) == 0 {
+		return false, nil
+	}
+	p.begin(b)
+	defer p.finish()
+	var ids []string
+	if err := b.ScanPatients(func(id string, _ []byte) error {
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		v, err := p.patient(id)
+		if err != nil {
+			return false, err
+		}
+		for _, inst := range clockRules {
+			if !inst.InScope(id, v.profile, ageOf(v, p.clock.Now())) {
+				continue
+			}
+			if seen, err := p.hasAny(id, inst.Rule.Metrics); err != nil || seen {
+				return seen, err
+			}
 		}
 	}
 	return false, nil

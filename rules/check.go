@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/checker"
 	"github.com/expr-lang/expr/conf"
@@ -63,42 +65,51 @@ func checkConfig() *conf.Config {
 func checkExpression(src string, wantBool bool) (usage, []exprProblem) {
 	u := newUsage()
 	if strings.TrimSpace(src) == "" {
-		return u, []exprProblem{{line: 1, message: "expression is empty"}}
+		return u, []exprProblem{{offset: -1, message: "expression is empty"}}
 	}
 	cfg := checkConfig()
 	tree, err := parser.ParseWithConfig(src, cfg)
 	if err != nil {
-		return u, []exprProblem{fromExprError(err, "")}
+		return u, []exprProblem{fromExprError(err)}
 	}
-	var problems []exprProblem
-	w := &walker{src: src, usage: u}
+	w := &walker{usage: u}
 	ast.Walk(&tree.Node, w)
-	problems = append(problems, w.problems...)
-	if len(problems) > 0 {
-		return u, problems
+	if len(w.problems) > 0 {
+		return u, w.problems
 	}
 	t, err := checker.Check(tree, cfg)
 	if err != nil {
-		return u, []exprProblem{fromExprError(err, hintFor(err.Error()))}
+		return u, []exprProblem{fromExprError(err)}
 	}
 	if wantBool && t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
-		return u, []exprProblem{{line: 1, message: fmt.Sprintf("expression gives %s, not true or false", t), hint: `compare it, such as last("spo2") < 90`}}
+		return u, []exprProblem{{offset: 0, message: fmt.Sprintf("expression gives %s, not true or false", t), hint: `compare it, such as last("spo2") < 90`}}
+	}
+	// Compiling for evaluation also folds constants, which can fail where
+	// type-checking passed, as 0 % 0 does. A rule that passed here but
+	// failed in Bind would fail the binding of its whole rule set.
+	if _, err := expr.Compile(src, runtimeOptions(NewEvalContext())...); err != nil {
+		return u, []exprProblem{fromExprError(err)}
 	}
 	return w.usage, nil
 }
 
-func fromExprError(err error, hint string) exprProblem {
+func fromExprError(err error) exprProblem {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return exprProblem{line: fe.Line, column: fe.Column, message: fe.Message, hint: hint}
+		return exprProblem{offset: fe.From, message: fe.Message, hint: hintFor(fe.Message)}
 	}
-	return exprProblem{line: 1, message: err.Error(), hint: hint}
+	return exprProblem{offset: 0, message: err.Error(), hint: hintFor(err.Error())}
 }
 
 var unknownNamePattern = regexp.MustCompile(`unknown name (\w+)`)
 
-// hintFor suggests a likely intended name for expr's "unknown name" errors.
+// hintFor suggests a fix for an error of the expr parser or type checker:
+// a likely intended name for "unknown name", or how to stay under the node
+// limit.
 func hintFor(message string) string {
+	if strings.Contains(message, "exceeds maximum allowed nodes") {
+		return fmt.Sprintf("an expression may have at most %d nodes; split the rule into simpler rules", maxNodes)
+	}
 	m := unknownNamePattern.FindStringSubmatch(message)
 	if m == nil {
 		return ""
@@ -117,33 +128,79 @@ func hintFor(message string) string {
 // that functions are known, and that metrics and windows are literals
 // naming real metrics and valid durations.
 type walker struct {
-	src      string
 	usage    usage
 	problems []exprProblem
 }
 
 func (w *walker) fail(n ast.Node, hint, format string, args ...any) {
-	line, col := offsetToPosition(w.src, n.Location().From)
-	w.problems = append(w.problems, exprProblem{line: line, column: col, message: fmt.Sprintf(format, args...), hint: hint})
+	w.problems = append(w.problems, exprProblem{offset: n.Location().From, message: fmt.Sprintf(format, args...), hint: hint})
 }
+
+// failArg records a problem with a function argument or another
+// expression, located at its first character: expr locates a member such
+// as reading.metric at its last part.
+func (w *walker) failArg(arg ast.Node, hint, format string, args ...any) {
+	start := &startFinder{offset: arg.Location().From}
+	ast.Walk(&arg, start)
+	w.problems = append(w.problems, exprProblem{offset: start.offset, message: fmt.Sprintf(format, args...), hint: hint})
+}
+
+// startFinder finds the smallest offset of the nodes it visits.
+type startFinder struct{ offset int }
+
+func (f *startFinder) Visit(node *ast.Node) {
+	f.offset = min(f.offset, (*node).Location().From)
+}
+
+// predicateHint is the hint for builtins that take a predicate.
+const predicateHint = `windows are read through functions such as mean("heart_rate", "1h")`
 
 func (w *walker) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.StringNode, *ast.IdentifierNode,
-		*ast.MemberNode, *ast.BinaryNode, *ast.UnaryNode, *ast.ArrayNode, *ast.BuiltinNode:
+		*ast.MemberNode, *ast.UnaryNode, *ast.ArrayNode:
+	case *ast.PredicateNode, *ast.PointerNode, *ast.PairNode:
+		// These occur only inside a builtin call or a map literal, which
+		// is reported once for the whole construct.
+	case *ast.BinaryNode:
+		if n.Operator == ".." {
+			// A range builds the whole array when it runs, so 1..100000000
+			// would allocate hundreds of megabytes.
+			w.fail(n, "", "ranges (a..b) are not allowed in rules")
+		}
+	case *ast.BuiltinNode:
+		w.checkBuiltin(n)
 	case *ast.CallNode:
 		w.checkCall(n)
 	case *ast.ConditionalNode:
-		w.fail(n, "combine conditions with && and ||", "conditional expressions (a ? b : c) are not allowed in rules")
-	case *ast.PredicateNode, *ast.PointerNode:
-		w.fail(n, "windows are read through functions such as mean(\"heart_rate\", \"1h\")", "predicates over collections are not allowed in rules")
+		// expr locates a conditional at its end, so point at its start.
+		w.failArg(n, "combine conditions with && and ||", "conditional expressions (a ? b : c) are not allowed in rules")
 	case *ast.VariableDeclaratorNode:
 		w.fail(n, "", "variables (let) are not allowed in rules")
 	case *ast.NilNode:
 		w.fail(n, "test for missing data with known(...)", "nil is not allowed in rules")
+	case *ast.MapNode:
+		w.fail(n, "", "map literals are not allowed in rules")
 	default:
 		w.fail(n, "", "this kind of expression (%T) is not allowed in rules", n)
 	}
+}
+
+// checkBuiltin rejects the expr builtins that rules may not use. The expr
+// parser reads predicate builtins such as all, filter, map and sum as
+// builtins even when they are disabled, so the type checker alone would let
+// them through.
+func (w *walker) checkBuiltin(n *ast.BuiltinNode) {
+	if slices.Contains(allowedBuiltins, n.Name) {
+		return
+	}
+	for _, arg := range n.Arguments {
+		if _, ok := arg.(*ast.PredicateNode); ok {
+			w.fail(n, predicateHint, "predicates over collections, such as %s(...), are not allowed in rules", n.Name)
+			return
+		}
+	}
+	w.fail(n, "", "function %s is not allowed in rules; the allowed builtins are %s", n.Name, strings.Join(allowedBuiltins, ", "))
 }
 
 func (w *walker) checkCall(n *ast.CallNode) {
@@ -180,7 +237,7 @@ func (w *walker) checkCall(n *ast.CallNode) {
 		case argName:
 			s, ok := arg.(*ast.StringNode)
 			if !ok || !thresholdNamePattern.MatchString(s.Value) {
-				w.fail(arg, `such as threshold("sbp_high", 180)`, "%s needs a threshold name in quotes: lowercase letters, digits and underscores", f.name)
+				w.failArg(arg, `such as threshold("sbp_high", 180)`, "%s needs a threshold name in quotes: lowercase letters, digits and underscores", f.name)
 			}
 		}
 	}
@@ -197,7 +254,7 @@ func (w *walker) checkCall(n *ast.CallNode) {
 func (w *walker) metricArg(fn string, arg ast.Node) string {
 	s, ok := arg.(*ast.StringNode)
 	if !ok {
-		w.fail(arg, fmt.Sprintf(`such as %s("spo2")`, fn), "%s needs a metric name in quotes", fn)
+		w.failArg(arg, fmt.Sprintf(`such as %s("spo2")`, fn), "%s needs a metric name in quotes", fn)
 		return ""
 	}
 	if _, known := vytalwatch.LookupMetric(s.Value); !known {
@@ -214,12 +271,16 @@ func (w *walker) metricArg(fn string, arg ast.Node) string {
 func (w *walker) windowArg(fn string, arg ast.Node) time.Duration {
 	s, ok := arg.(*ast.StringNode)
 	if !ok {
-		w.fail(arg, fmt.Sprintf(`such as %s("heart_rate", "1h")`, fn), "%s needs a window in quotes", fn)
+		w.failArg(arg, fmt.Sprintf(`such as %s("heart_rate", "1h")`, fn), "%s needs a window in quotes", fn)
 		return 0
 	}
 	d, err := ParseWindow(s.Value)
 	if err != nil {
 		w.fail(arg, "", "%v", err)
+		return 0
+	}
+	if d == 0 {
+		w.fail(arg, `such as "1h"`, "window %q is empty; a window must be longer than 0", s.Value)
 		return 0
 	}
 	return d

@@ -24,6 +24,10 @@ type Compiled struct {
 	// (since, window functions, a duration hold or renotify), so timers
 	// evaluate it as well as readings.
 	ClockDriven bool
+	// ClockCondition is set when the condition, reset or message reads
+	// since() or a window, whose values change at every tick; otherwise
+	// only holds and renotification wait on the clock.
+	ClockCondition bool
 	// Fingerprint identifies the rule's definition, so that a changed
 	// definition never inherits the alert state of the old one.
 	Fingerprint string

@@ -35,9 +35,10 @@ type AlertState struct {
 	// Fired counts the firings of this rule version for the patient, so
 	// that firings by the clock get distinct event ids.
 	Fired int `json:"fired,omitempty"`
-	// LastEvalAt is the newest event time evaluated; older readings are
-	// late.
-	LastEvalAt time.Time `json:"last_eval_at,omitzero"`
+	// LastReadingAt is the newest reading time evaluated; older readings
+	// are late. Timer evaluations do not move it: a reading measured just
+	// before a sweep and delivered just after is not late.
+	LastReadingAt time.Time `json:"last_reading_at,omitzero"`
 }
 
 // DecodeAlertState decodes a stored state. A state written for another
@@ -94,9 +95,9 @@ func (s *AlertState) NeedsReset() bool { return s.Status == StatusFiring }
 // reading, older than one already evaluated, may fire an inactive alert
 // but never resolves or advances a newer state.
 func (c *Compiled) Step(s *AlertState, patient string, e Evaluation) []Transition {
-	late := e.Trigger == vytalwatch.TriggerReading && e.At.Before(s.LastEvalAt)
-	if e.At.After(s.LastEvalAt) {
-		s.LastEvalAt = e.At
+	late := e.Trigger == vytalwatch.TriggerReading && e.At.Before(s.LastReadingAt)
+	if e.Trigger == vytalwatch.TriggerReading && e.At.After(s.LastReadingAt) {
+		s.LastReadingAt = e.At
 	}
 	switch s.Status {
 	case StatusFiring:
@@ -207,7 +208,10 @@ func (c *Compiled) fire(s *AlertState, patient string, e Evaluation, key string,
 	s.FiredAt, s.FiredEventID = e.At, id
 	// Renotification counts from the newest time seen, so a late firing
 	// is not renotified at once.
-	s.LastNotifiedAt = s.LastEvalAt
+	s.LastNotifiedAt = e.At
+	if s.LastReadingAt.After(e.At) {
+		s.LastNotifiedAt = s.LastReadingAt
+	}
 	s.PendingSince, s.PendingReadings, s.PendingTrigger = time.Time{}, 0, ""
 	s.Renotified = 0
 	s.Fired++

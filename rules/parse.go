@@ -2,16 +2,17 @@ package rules
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/vytalwatch/vytalwatch"
@@ -26,12 +27,27 @@ type File struct {
 // ParseFile parses and validates a rule file. The error, when not nil, is
 // a *ValidationError listing every problem with its line and column.
 func ParseFile(data []byte, source string) ([]*Compiled, error) {
-	var f File
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
-		return nil, yamlError(err, source)
+	// YAML reads \r\n and a lone \r as line breaks, but go-yaml v1.19.2
+	// counts the lines after a comment that ends in \r\n one too many, so
+	// positions are taken from a copy with \n breaks.
+	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	data = bytes.ReplaceAll(data, []byte("\r"), []byte("\n"))
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, &ValidationError{Source: source, Problems: []Problem{yamlProblem(err)}}
 	}
-	locate := locator(data)
-	var problems []Problem
+
+	// Unknown fields are collected from the document, not by a strict
+	// decoder, which would stop at the first one.
+	problems := unknownFields(file)
+	var f File
+	if err := decodeYAML(data, &f); err != nil {
+		problems = append(problems, yamlProblem(err))
+		sortProblems(problems)
+		return nil, &ValidationError{Source: source, Problems: problems}
+	}
+
+	locate := locator(file, data)
 	var out []*Compiled
 	seen := map[string]bool{}
 	for i := range f.Rules {
@@ -52,13 +68,32 @@ func ParseFile(data []byte, source string) ([]*Compiled, error) {
 			out = append(out, c)
 		}
 	}
+
 	if len(f.Rules) == 0 {
 		problems = append(problems, Problem{Field: "rules", Message: "the file defines no rules", Hint: "start the file with rules: and a list"})
 	}
 	if len(problems) > 0 {
+		sortProblems(problems)
 		return nil, &ValidationError{Source: source, Problems: problems}
 	}
 	return out, nil
+}
+
+// sortProblems orders problems as they appear in the file, and those
+// without a position last.
+func sortProblems(problems []Problem) {
+	slices.SortStableFunc(problems, func(a, b Problem) int {
+		if (a.Line == 0) != (b.Line == 0) {
+			if a.Line == 0 {
+				return 1
+			}
+			return -1
+		}
+		if c := cmp.Compare(a.Line, b.Line); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Column, b.Column)
+	})
 }
 
 // ParseRuleJSON parses and validates one rule in JSON, as the API
@@ -77,54 +112,31 @@ func ParseRuleJSON(data []byte) (*Compiled, error) {
 	return c, nil
 }
 
-func yamlError(err error, source string) error {
-	msg := yaml.FormatError(err, false, false)
-	p := Problem{Field: "file", Message: strings.TrimSpace(msg)}
-	return &ValidationError{Source: source, Problems: []Problem{p}}
+// decodeYAML decodes a YAML document into v, turning a panic of the
+// decoder into an error.
+// NOTE: go-yaml v1.19.2 panics with a nil pointer dereference when a list
+// field has a tag and no value, as in "metrics: !x".
+func decodeYAML(data []byte, v any, opts ...yaml.DecodeOption) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("invalid YAML: the decoder failed (%v); check tags (!name) and indentation", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, opts...)
 }
 
-// locator returns a function that fills in a problem's line and column
-// from the YAML document, mapping a position inside an expression onto
-// the file.
-func locator(data []byte) func(p *Problem) {
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return func(*Problem) {}
+// yamlProblem converts an error of the YAML parser or decoder to a
+// problem at the error's position.
+func yamlProblem(err error) Problem {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		p := Problem{Field: "file", Message: ye.GetMessage()}
+		if tok := ye.GetToken(); tok != nil && tok.Position != nil {
+			p.Line, p.Column = tok.Position.Line, tok.Position.Column
+		}
+		return p
 	}
-	return func(p *Problem) {
-		path, err := yaml.PathString("$." + p.Field)
-		if err != nil {
-			return
-		}
-		node, err := path.FilterFile(file)
-		if err != nil || node == nil {
-			// Fall back to the rule itself.
-			if i := strings.Index(p.Field, "]"); i > 0 {
-				if rp, err := yaml.PathString("$." + p.Field[:i+1]); err == nil {
-					node, _ = rp.FilterFile(file)
-				}
-			}
-			if node == nil {
-				return
-			}
-		}
-		tok := node.GetToken()
-		if tok == nil || tok.Position == nil {
-			return
-		}
-		line, col := tok.Position.Line, tok.Position.Column
-		if p.Line > 0 {
-			if _, block := node.(*ast.LiteralNode); block {
-				// A block scalar's text starts on the next line, indented.
-				line += p.Line
-				col = tok.Position.IndentNum + p.Column + 1
-			} else {
-				line += p.Line - 1
-				col += p.Column
-			}
-		}
-		p.Line, p.Column = line, col
-	}
+	return Problem{Field: "file", Message: strings.TrimSpace(yaml.FormatError(err, false, false))}
 }
 
 // Compile validates a rule and compiles it. It returns every problem
@@ -149,18 +161,17 @@ func Compile(r Rule) (*Compiled, []Problem) {
 	checkMetrics(r, add)
 	checkScope(r, add)
 	u := newUsage()
-	problems = append(problems, checkField("condition", r.Condition, true, &u)...)
+	problems = append(problems, checkField("condition", r.Condition, true, &u, r.Condition, 0)...)
 	if r.Reset != "" {
-		problems = append(problems, checkField("reset", r.Reset, true, &u)...)
+		problems = append(problems, checkField("reset", r.Reset, true, &u, r.Reset, 0)...)
 	}
 	tmpl, open := parseTemplate(r.Message)
 	if open >= 0 {
-		line, col := offsetToPosition(r.Message, open)
-		problems = append(problems, Problem{Field: "message", Line: line, Column: col, Message: "\"{{\" is never closed", Hint: "end each expression with }}"})
+		problems = append(problems, locatedProblem(Problem{Field: "message", Message: "\"{{\" is never closed", Hint: "end each expression with }}"}, r.Message, open))
 	} else {
 		for _, part := range tmpl.parts {
 			if part.expr {
-				problems = append(problems, checkField("message", part.text, false, &u)...)
+				problems = append(problems, checkField("message", part.text, false, &u, r.Message, part.offset)...)
 			}
 		}
 		c.template = tmpl
@@ -169,6 +180,7 @@ func Compile(r Rule) (*Compiled, []Problem) {
 		return nil, problems
 	}
 	c.Windows = u.windows
+	c.ClockCondition = u.clock
 	c.ClockDriven = u.clock || c.Hold.Duration > 0 || c.Renotify > 0
 	c.Fingerprint = fingerprint(r)
 	return c, nil
@@ -244,14 +256,34 @@ func checkScope(r Rule, add func(field, hint, format string, args ...any)) {
 	}
 }
 
-func checkField(field, src string, wantBool bool, u *usage) []Problem {
+// checkField checks one expression of a field. The expression starts at
+// character offset base of the field's whole text, which is where problems
+// are located.
+func checkField(field, src string, wantBool bool, u *usage, whole string, base int) []Problem {
 	fu, eps := checkExpression(src, wantBool)
 	var out []Problem
 	for _, ep := range eps {
-		out = append(out, Problem{Field: field, Line: ep.line, Column: ep.column, Message: ep.message, Hint: ep.hint})
+		p := Problem{Field: field, Message: ep.message, Hint: ep.hint}
+		switch {
+		case ep.offset >= 0:
+			p = locatedProblem(p, whole, base+ep.offset)
+		case base > 0:
+			// An empty expression inside a message: point at its closing
+			// braces.
+			p = locatedProblem(p, whole, base)
+		}
+		out = append(out, p)
 	}
 	u.merge(fu)
 	return out
+}
+
+// locatedProblem sets p's position to the character offset in the field's
+// text.
+func locatedProblem(p Problem, text string, offset int) Problem {
+	p.Line, p.Column = offsetToPosition(text, offset)
+	p.offset = offset
+	return p
 }
 
 // fingerprint hashes the rule's canonical JSON.

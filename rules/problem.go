@@ -12,13 +12,18 @@ type Problem struct {
 	RuleID string `json:"rule_id,omitempty"`
 	// Field is the path of the field, such as rules[2].condition.
 	Field string `json:"field"`
-	// Line and Column locate the problem in the file (1-based), or 0 when
-	// unknown.
+	// Line and Column locate the problem (both 1-based, columns counted in
+	// characters), or are 0 when unknown. ParseFile locates problems in the
+	// file; Compile locates them inside the field's text.
 	Line    int    `json:"line,omitempty"`
 	Column  int    `json:"column,omitempty"`
 	Message string `json:"message"`
 	// Hint suggests a fix, such as a likely intended name.
 	Hint string `json:"hint,omitempty"`
+	// offset is the character offset of Line and Column in the field's
+	// text, which ParseFile maps onto the file. It is meaningful only when
+	// Line is set.
+	offset int
 }
 
 func (p Problem) String() string {
@@ -55,18 +60,19 @@ func (e *ValidationError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// exprProblem is a problem inside one expression, located by the expr
-// parser as a line (1-based) and column (0-based) within the expression.
+// exprProblem is a problem inside one expression, located by its
+// character offset in the expression, or -1 when it has no position.
 type exprProblem struct {
-	line, column int
-	message      string
-	hint         string
+	offset  int
+	message string
+	hint    string
 }
 
-// offsetToPosition converts a rune offset in src to a 1-based line and a
-// 0-based column.
+// offsetToPosition converts a character (rune) offset in src to a line and
+// a column, both 1-based. An offset past the end gives the position just
+// after the last character.
 func offsetToPosition(src string, offset int) (line, column int) {
-	line = 1
+	line, column = 1, 1
 	i := 0
 	for _, r := range src {
 		if i == offset {
@@ -74,7 +80,7 @@ func offsetToPosition(src string, offset int) (line, column int) {
 		}
 		if r == '\n' {
 			line++
-			column = 0
+			column = 1
 		} else {
 			column++
 		}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -29,8 +30,11 @@ func NewSet(rules []*Compiled) (*Set, error) {
 		if !r.Rule.IsEnabled() {
 			continue
 		}
-		for _, m := range r.Rule.Metrics {
-			s.byMetric[m] = append(s.byMetric[m], r)
+		for i, m := range r.Rule.Metrics {
+			// A metric listed twice must not evaluate the rule twice.
+			if !slices.Contains(r.Rule.Metrics[:i], m) {
+				s.byMetric[m] = append(s.byMetric[m], r)
+			}
 		}
 	}
 	return s, nil

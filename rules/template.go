@@ -4,6 +4,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vytalwatch/vytalwatch/operators"
 )
@@ -17,27 +20,36 @@ type template struct {
 type templatePart struct {
 	text string
 	expr bool
+	// offset is the character offset of an expression's text in the
+	// message, for locating problems.
+	offset int
 }
 
 // parseTemplate splits a message into text and expressions. It returns
-// the offset of an unclosed "{{" as an error position, or -1.
+// the character offset of an unclosed "{{" as an error position, or -1.
 func parseTemplate(s string) (*template, int) {
 	t := &template{}
-	for len(s) > 0 {
-		start := strings.Index(s, "{{")
+	done := 0 // bytes of the message already split off
+	for done < len(s) {
+		rest := s[done:]
+		start := strings.Index(rest, "{{")
 		if start < 0 {
-			t.parts = append(t.parts, templatePart{text: s})
+			t.parts = append(t.parts, templatePart{text: rest})
 			break
 		}
 		if start > 0 {
-			t.parts = append(t.parts, templatePart{text: s[:start]})
+			t.parts = append(t.parts, templatePart{text: rest[:start]})
 		}
-		end := strings.Index(s[start:], "}}")
+		end := strings.Index(rest[start:], "}}")
 		if end < 0 {
-			return nil, start
+			return nil, utf8.RuneCountInString(s[:done+start])
 		}
-		t.parts = append(t.parts, templatePart{text: strings.TrimSpace(s[start+2 : start+end]), expr: true})
-		s = s[start+end+2:]
+		inner := rest[start+2 : start+end]
+		text := strings.TrimSpace(inner)
+		lead := len(inner) - len(strings.TrimLeftFunc(inner, unicode.IsSpace))
+		offset := utf8.RuneCountInString(s[:done+start+2+lead])
+		t.parts = append(t.parts, templatePart{text: text, expr: true, offset: offset})
+		done += start + end + 2
 	}
 	return t, -1
 }
@@ -68,15 +80,33 @@ func formatValue(v any) string {
 		if math.IsNaN(x) {
 			return "?"
 		}
-		return strconv.FormatFloat(math.Round(x*100)/100, 'f', -1, 64)
+		rounded := x
+		if math.Abs(x) < 1e15 {
+			// Larger values carry less than two decimals of precision, and
+			// x*100 could overflow to infinity.
+			rounded = math.Round(x*100) / 100
+		}
+		if rounded == 0 {
+			// Values such as -0.001 round to negative zero, which would
+			// print as "-0".
+			rounded = 0
+		}
+		return strconv.FormatFloat(rounded, 'f', -1, 64)
 	case int:
 		return strconv.Itoa(x)
 	case operators.Truth:
+		if x == operators.Unknown {
+			return "?"
+		}
 		return x.String()
 	case bool:
 		return strconv.FormatBool(x)
 	case string:
 		return x
+	case time.Time:
+		return x.Format(time.RFC3339)
+	case time.Duration:
+		return x.String()
 	}
 	return "?"
 }

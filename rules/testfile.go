@@ -67,7 +67,7 @@ type ExpectedEvent struct {
 // ParseTestFile parses a rule test file and checks its times.
 func ParseTestFile(data []byte, source string) (*TestFile, error) {
 	var f TestFile
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
+	if err := decodeYAML(data, &f, yaml.Strict()); err != nil {
 		return nil, fmt.Errorf("%s: %s", source, yaml.FormatError(err, false, false))
 	}
 	if len(f.Tests) == 0 {

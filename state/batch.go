@@ -72,6 +72,9 @@ func (b *Batch) delete(k []byte) error {
 // SetOffset records the next offset to read from topic. It is committed
 // with the state it follows from.
 func (b *Batch) SetOffset(topic string, next int64) error {
+	if err := checkLengths(topic); err != nil {
+		return err
+	}
 	return b.set(key(b.partition, kindOffset, topic), binary.BigEndian.AppendUint64(nil, uint64(next)))
 }
 
@@ -88,6 +91,9 @@ func (b *Batch) flushCounters() error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if err := checkLengths(name); err != nil {
+			return fmt.Errorf("counter %.32q...: %w", name, err)
+		}
 		k := key(b.partition, kindCounter, name)
 		v, ok, err := b.get(k)
 		if err != nil {

@@ -44,7 +44,9 @@ func partitionPrefix(partition int) []byte {
 // state.
 func partitionBounds(partition int) (lower, upper []byte) {
 	lower = partitionPrefix(partition)
-	upper = partitionPrefix(partition + 1)
+	// prefixEnd, not the prefix of partition+1, which wraps to partition 0
+	// for partition 65535.
+	upper = prefixEnd(lower)
 	return lower, upper
 }
 

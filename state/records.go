@@ -34,6 +34,9 @@ func (b *Batch) MarkSeen(patient string, measuredAt int64, id [16]byte) (seen bo
 // ExpireSeen deletes a patient's dedupe entries of readings measured before
 // the UTC day that contains before.
 func (b *Batch) ExpireSeen(patient string, before int64) (int, error) {
+	if err := checkLengths(patient); err != nil {
+		return 0, err
+	}
 	prefix := key(b.partition, kindDedupe, patient)
 	day := dayNumber(before)
 	upper := append(append([]byte(nil), prefix...), byte(day>>24), byte(day>>16), byte(day>>8), byte(day))
@@ -59,6 +62,9 @@ func (b *Batch) ExpireSeen(patient string, before int64) (int, error) {
 // Patient returns the engine's record of a patient: opaque bytes that the
 // engine encodes. Patients with a record make up the partition's registry.
 func (b *Batch) Patient(patient string) ([]byte, bool, error) {
+	if err := checkLengths(patient); err != nil {
+		return nil, false, err
+	}
 	return b.get(key(b.partition, kindPatient, patient))
 }
 
@@ -70,8 +76,9 @@ func (b *Batch) SetPatient(patient string, record []byte) error {
 	return b.set(key(b.partition, kindPatient, patient), record)
 }
 
-// ScanPatients calls fn for each patient record of the partition, in
-// patient id order. fn must not keep record after it returns.
+// ScanPatients calls fn for each patient record of the partition, in key
+// order: shorter ids first (ids are length-prefixed), then bytewise. fn must
+// not keep record after it returns.
 func (b *Batch) ScanPatients(fn func(patient string, record []byte) error) error {
 	prefix := key(b.partition, kindPatient)
 	return b.scanStrings(prefix, fn)
@@ -79,6 +86,9 @@ func (b *Batch) ScanPatients(fn func(patient string, record []byte) error) error
 
 // Profile returns a patient's profile as published on vitals.patients.
 func (b *Batch) Profile(patient string) ([]byte, bool, error) {
+	if err := checkLengths(patient); err != nil {
+		return nil, false, err
+	}
 	return b.get(key(b.partition, kindProfile, patient))
 }
 
@@ -92,6 +102,9 @@ func (b *Batch) SetProfile(patient string, profile []byte) error {
 
 // AlertState returns the stored state of a rule for a patient.
 func (b *Batch) AlertState(patient, rule string) ([]byte, bool, error) {
+	if err := checkLengths(patient, rule); err != nil {
+		return nil, false, err
+	}
 	return b.get(key(b.partition, kindAlert, patient, rule))
 }
 
@@ -106,10 +119,15 @@ func (b *Batch) SetAlertState(patient, rule string, data []byte) error {
 // DeleteAlertState removes the state of a rule for a patient, which is how
 // an alert returns to inactive.
 func (b *Batch) DeleteAlertState(patient, rule string) error {
+	if err := checkLengths(patient, rule); err != nil {
+		return err
+	}
 	return b.delete(key(b.partition, kindAlert, patient, rule))
 }
 
-// ScanAlertStates calls fn for every stored alert state of the partition.
+// ScanAlertStates calls fn for every stored alert state of the partition,
+// in the same key order as ScanPatients. fn must not keep data after it
+// returns.
 func (b *Batch) ScanAlertStates(fn func(patient, rule string, data []byte) error) error {
 	prefix := key(b.partition, kindAlert)
 	it, err := b.newIter(prefix, prefixEnd(prefix))

@@ -42,6 +42,9 @@ func sampleKey(partition int, patient, metric string, at int64, seq uint64) []by
 
 // Meta returns the window metadata of a patient's metric.
 func (b *Batch) Meta(patient, metric string) (MetricMeta, bool, error) {
+	if err := checkLengths(patient, metric); err != nil {
+		return MetricMeta{}, false, err
+	}
 	v, ok, err := b.get(key(b.partition, kindMeta, patient, metric))
 	if err != nil || !ok {
 		return MetricMeta{}, false, err
@@ -108,6 +111,9 @@ func (b *Batch) Latest(patient, metric string, asOf int64) (at int64, value floa
 // Range calls fn for each sample of a patient's metric with from <= at <=
 // to, in time order.
 func (b *Batch) Range(patient, metric string, from, to int64, fn func(at int64, value float64)) error {
+	if err := checkLengths(patient, metric); err != nil {
+		return err
+	}
 	prefix := key(b.partition, kindSample, patient, metric)
 	lower := appendTime(append([]byte(nil), prefix...), from)
 	upper := prefixEnd(prefix)

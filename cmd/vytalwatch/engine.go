@@ -32,6 +32,8 @@ type engineConfig struct {
 	partitions int
 	batchSize  int
 	timer      time.Duration
+	noTimers   bool
+	session    time.Duration
 }
 
 func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
@@ -45,6 +47,8 @@ func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
 	fs.IntVar(&c.partitions, "partitions", envInt("VYTALWATCH_PARTITIONS", 8), "partitions of topics the engine creates when missing (VYTALWATCH_PARTITIONS)")
 	fs.IntVar(&c.batchSize, "batch-size", envInt("VYTALWATCH_BATCH_SIZE", 0), "most messages per batch (VYTALWATCH_BATCH_SIZE; default 2000)")
 	fs.DurationVar(&c.timer, "timer-interval", envDuration("VYTALWATCH_TIMER_INTERVAL", 0), "how often clock-driven rules run (VYTALWATCH_TIMER_INTERVAL; default 30s)")
+	fs.DurationVar(&c.session, "session-timeout", envDuration("VYTALWATCH_SESSION_TIMEOUT", 10*time.Second), "how long the group waits for a silent instance before moving its partitions (VYTALWATCH_SESSION_TIMEOUT)")
+	fs.BoolVar(&c.noTimers, "no-timers", false, "evaluate rules on readings only, never by the clock; for replays of history and state comparisons")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -104,14 +108,14 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		defer srv.Close()
 	}
-	consumer, err := kafka.NewConsumer(kafka.GroupConfig{Brokers: c.brokers, GroupID: c.groupID, Topics: topics.Inputs(), Logger: logger})
+	consumer, err := kafka.NewConsumer(kafka.GroupConfig{Brokers: c.brokers, GroupID: c.groupID, Topics: topics.Inputs(), SessionTimeout: c.session, Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer consumer.Close()
 	producer := kafka.NewProducer(c.brokers)
 	defer producer.Close()
-	eng, err := engine.New(engine.Config{Topics: topics, BatchSize: c.batchSize, TimerInterval: c.timer}, set, engine.Deps{
+	eng, err := engine.New(engine.Config{Topics: topics, BatchSize: c.batchSize, TimerInterval: c.timer, DisableTimers: c.noTimers}, set, engine.Deps{
 		Store: store, Consumer: consumer, Producer: producer, Logger: logger, Metrics: engine.NewMetrics(reg),
 	})
 	if err != nil {

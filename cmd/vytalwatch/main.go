@@ -36,6 +36,8 @@ Usage:
   vytalwatch demo [flags]                      replay bundled data through an embedded broker and the engine
   vytalwatch engine [flags]                    run the engine against KAFKA_BROKERS
   vytalwatch replay --file F [flags]           produce a vitals CSV to a topic
+  vytalwatch broker [flags]                    run the embedded Kafka broker on 127.0.0.1 for local use
+  vytalwatch bench [--out FILE]                measure throughput and memory, end to end and engine only
   vytalwatch rules test RULES.yaml TESTS.yaml  run rule tests
   vytalwatch rules validate RULES.yaml         check a rule file
   vytalwatch rules backtest RULES.yaml --file DATA.csv [--json]
@@ -65,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runReplay(ctx, args[1:], stdout, stderr)
 	case "rules":
 		err = runRules(ctx, args[1:], stdout, stderr)
+	case "broker":
+		err = runBroker(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("%w: unknown command %q; run vytalwatch -h for the commands", errUsage, args[0])
 	}

@@ -19,6 +19,8 @@ func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runRulesTest(args[1:], stdout)
 	case "validate":
 		return runRulesValidate(args[1:], stdout)
+	case "backtest":
+		return runRulesBacktest(args[1:], stdout, stderr)
 	}
 	return fmt.Errorf("%w: unknown rules subcommand %q; use test, validate or backtest", errUsage, args[0])
 }

@@ -7,6 +7,7 @@ package kafkatest
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -38,6 +39,9 @@ func Start(opts Options) (*Broker, error) {
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.DefaultNumPartitions(opts.Partitions),
+		// Short sessions let tests and demos move a killed member's
+		// partitions in seconds; Kafka's own minimum is 6s.
+		kfake.GroupMinSessionTimeout(time.Second),
 	}
 	if opts.Port != 0 {
 		kopts = append(kopts, kfake.Ports(opts.Port))

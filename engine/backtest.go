@@ -1,0 +1,123 @@
+package engine
+
+import (
+	"sort"
+	"time"
+
+	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/rules"
+)
+
+// BacktestRule is what one rule would have done over the history.
+type BacktestRule struct {
+	RuleID     string `json:"rule_id"`
+	Version    int    `json:"version"`
+	Name       string `json:"name"`
+	Severity   string `json:"severity"`
+	Fired      int    `json:"fired"`
+	Resolved   int    `json:"resolved"`
+	Renotified int    `json:"renotified"`
+	// Patients lists the patients the rule fired for.
+	Patients []string `json:"patients"`
+	// ClockDependent rules read windows or since(), or hold for a
+	// duration, so when they fire or resolve depends on the timer cadence.
+	// Renotifications always do.
+	ClockDependent bool `json:"clock_dependent"`
+}
+
+// BacktestReport is the outcome of a backtest.
+type BacktestReport struct {
+	Readings   int64            `json:"readings"`
+	Accepted   int64            `json:"accepted"`
+	Rejected   int64            `json:"rejected"`
+	Duplicates int64            `json:"duplicates"`
+	Rules      []BacktestRule   `json:"rules"`
+	Rejections map[string]int64 `json:"rejections"`
+}
+
+// BacktestReading is one reading of the history, in arrival order.
+type BacktestReading struct {
+	PatientID  string
+	Payload    []byte
+	MeasuredAt time.Time // zero when unparseable; such rows still go through validation
+}
+
+// Backtest replays readings through the rules with the engine's own
+// processor and no broker. The clock follows the history: it is the
+// newest measured_at seen so far, and clock-driven rules are evaluated
+// every timerStep of it (zero disables timers). Every rule of the set is
+// reported, including those that never fired.
+func Backtest(set *rules.Set, history []BacktestReading, timerStep time.Duration) (*BacktestReport, error) {
+	off, err := NewOffline(Config{}, set, OfflineOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer off.Close()
+	off.KeepEvents = false
+	byRule := map[string]*BacktestRule{}
+	patients := map[string]map[string]bool{}
+	for _, r := range set.Rules() {
+		byRule[r.Rule.ID] = &BacktestRule{
+			RuleID: r.Rule.ID, Version: r.Version(), Name: r.Rule.Name, Severity: r.Rule.Severity,
+			ClockDependent: r.ClockCondition || r.Hold.Duration > 0, Patients: []string{},
+		}
+		patients[r.Rule.ID] = map[string]bool{}
+	}
+	off.OnEvent = func(ev vytalwatch.AlertEvent) {
+		br := byRule[ev.RuleID]
+		if br == nil {
+			return
+		}
+		switch ev.Kind {
+		case vytalwatch.AlertFired:
+			br.Fired++
+			patients[ev.RuleID][ev.PatientID] = true
+		case vytalwatch.AlertResolved:
+			br.Resolved++
+		case vytalwatch.AlertRenotified:
+			br.Renotified++
+		}
+	}
+	off.TimerStep = timerStep
+	var watermark time.Time
+	for _, h := range history {
+		if h.MeasuredAt.After(watermark) {
+			if timerStep > 0 && !watermark.IsZero() {
+				if err := off.AdvanceTo(h.MeasuredAt.Add(-time.Nanosecond)); err != nil {
+					return nil, err
+				}
+			}
+			watermark = h.MeasuredAt
+		}
+		arrival := watermark
+		if arrival.IsZero() {
+			arrival = time.Unix(0, 0)
+		}
+		if err := off.Reading(h.PatientID, h.Payload, arrival); err != nil {
+			return nil, err
+		}
+	}
+	counters, err := off.Counters()
+	if err != nil {
+		return nil, err
+	}
+	rep := &BacktestReport{
+		Readings: counters[CounterReadingsIn], Accepted: counters[CounterAccepted],
+		Rejected: counters[CounterRejected], Duplicates: counters[CounterDuplicates],
+		Rejections: map[string]int64{},
+	}
+	for name, v := range counters {
+		if len(name) > len(PrefixRejected) && name[:len(PrefixRejected)] == PrefixRejected {
+			rep.Rejections[name[len(PrefixRejected):]] = v
+		}
+	}
+	for id, br := range byRule {
+		for p := range patients[id] {
+			br.Patients = append(br.Patients, p)
+		}
+		sort.Strings(br.Patients)
+		rep.Rules = append(rep.Rules, *br)
+	}
+	sort.Slice(rep.Rules, func(i, j int) bool { return rep.Rules[i].RuleID < rep.Rules[j].RuleID })
+	return rep, nil
+}
