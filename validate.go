@@ -45,7 +45,7 @@ const maxIDLength = 200
 var sentinelValues = map[float64]bool{2047: true, 4095: true, 32767: true, 65535: true, -1: true}
 
 // Rejection explains why a reading was not accepted. It names the field and
-// the offending value and says how to fix it.
+// the offending value, and its message tells how to fix it.
 type Rejection struct {
 	Reason  string `json:"reason"`
 	Field   string `json:"field,omitempty"`
@@ -107,7 +107,7 @@ type wireComponent struct {
 }
 
 // DecodeReading parses and validates one canonical reading. arrival is when
-// the message reached the broker; it stands in for a missing received_at.
+// the message reached the broker, and replaces a missing received_at.
 // On success the returned reading has canonical units and UTC times.
 func DecodeReading(payload []byte, arrival time.Time, cfg ValidationConfig) (Reading, *Rejection) {
 	cfg = cfg.WithDefaults()

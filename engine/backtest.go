@@ -2,13 +2,15 @@ package engine
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vytalwatch/vytalwatch"
 	"github.com/vytalwatch/vytalwatch/rules"
 )
 
-// BacktestRule is what one rule would have done over the history.
+// BacktestRule is the alert activity one rule would have had over the
+// history.
 type BacktestRule struct {
 	RuleID     string `json:"rule_id"`
 	Version    int    `json:"version"`
@@ -53,32 +55,11 @@ func Backtest(set *rules.Set, history []BacktestReading, timerStep time.Duration
 		return nil, err
 	}
 	defer off.Close()
+	tally := newBacktestTally(set)
 	off.KeepEvents = false
-	byRule := map[string]*BacktestRule{}
-	patients := map[string]map[string]bool{}
-	for _, r := range set.Rules() {
-		byRule[r.Rule.ID] = &BacktestRule{
-			RuleID: r.Rule.ID, Version: r.Version(), Name: r.Rule.Name, Severity: r.Rule.Severity,
-			ClockDependent: r.ClockCondition || r.Hold.Duration > 0, Patients: []string{},
-		}
-		patients[r.Rule.ID] = map[string]bool{}
-	}
-	off.OnEvent = func(ev vytalwatch.AlertEvent) {
-		br := byRule[ev.RuleID]
-		if br == nil {
-			return
-		}
-		switch ev.Kind {
-		case vytalwatch.AlertFired:
-			br.Fired++
-			patients[ev.RuleID][ev.PatientID] = true
-		case vytalwatch.AlertResolved:
-			br.Resolved++
-		case vytalwatch.AlertRenotified:
-			br.Renotified++
-		}
-	}
+	off.OnEvent = tally.add
 	off.TimerStep = timerStep
+
 	var watermark time.Time
 	for _, h := range history {
 		if h.MeasuredAt.After(watermark) {
@@ -97,27 +78,66 @@ func Backtest(set *rules.Set, history []BacktestReading, timerStep time.Duration
 			return nil, err
 		}
 	}
+
 	counters, err := off.Counters()
 	if err != nil {
 		return nil, err
 	}
+	return tally.report(counters), nil
+}
+
+// backtestTally counts alert events per rule.
+type backtestTally struct {
+	byRule   map[string]*BacktestRule
+	patients map[string]map[string]bool
+}
+
+func newBacktestTally(set *rules.Set) *backtestTally {
+	t := &backtestTally{byRule: map[string]*BacktestRule{}, patients: map[string]map[string]bool{}}
+	for _, r := range set.Rules() {
+		t.byRule[r.Rule.ID] = &BacktestRule{
+			RuleID: r.Rule.ID, Version: r.Version(), Name: r.Rule.Name, Severity: r.Rule.Severity,
+			ClockDependent: r.ClockCondition || r.Hold.Duration > 0, Patients: []string{},
+		}
+		t.patients[r.Rule.ID] = map[string]bool{}
+	}
+	return t
+}
+
+func (t *backtestTally) add(ev vytalwatch.AlertEvent) {
+	br := t.byRule[ev.RuleID]
+	if br == nil {
+		return
+	}
+	switch ev.Kind {
+	case vytalwatch.AlertFired:
+		br.Fired++
+		t.patients[ev.RuleID][ev.PatientID] = true
+	case vytalwatch.AlertResolved:
+		br.Resolved++
+	case vytalwatch.AlertRenotified:
+		br.Renotified++
+	}
+}
+
+func (t *backtestTally) report(counters map[string]int64) *BacktestReport {
 	rep := &BacktestReport{
 		Readings: counters[CounterReadingsIn], Accepted: counters[CounterAccepted],
 		Rejected: counters[CounterRejected], Duplicates: counters[CounterDuplicates],
 		Rejections: map[string]int64{},
 	}
 	for name, v := range counters {
-		if len(name) > len(PrefixRejected) && name[:len(PrefixRejected)] == PrefixRejected {
-			rep.Rejections[name[len(PrefixRejected):]] = v
+		if reason, ok := strings.CutPrefix(name, PrefixRejected); ok {
+			rep.Rejections[reason] = v
 		}
 	}
-	for id, br := range byRule {
-		for p := range patients[id] {
+	for id, br := range t.byRule {
+		for p := range t.patients[id] {
 			br.Patients = append(br.Patients, p)
 		}
 		sort.Strings(br.Patients)
 		rep.Rules = append(rep.Rules, *br)
 	}
 	sort.Slice(rep.Rules, func(i, j int) bool { return rep.Rules[i].RuleID < rep.Rules[j].RuleID })
-	return rep, nil
+	return rep
 }

@@ -1,8 +1,8 @@
-// Package engine is the partitioned stream processor: one task per input
+// Package engine is the partitioned stream processor. One task per input
 // partition applies batches of readings and profiles to the partition's
-// state in the local store, evaluates the rules, produces alert events and
-// dead letters, and only then commits state and input offsets together.
-// Timers evaluate clock-driven rules between readings.
+// state in the local store and evaluates the rules. It produces alert
+// events and dead letters, and only then commits state and input offsets
+// together. Timers evaluate clock-driven rules between readings.
 package engine
 
 import (
@@ -77,6 +77,9 @@ func New(cfg Config, set *rules.Set, deps Deps) (*Engine, error) {
 // SetRules replaces the rule set; tasks apply it between batches.
 func (e *Engine) SetRules(set *rules.Set) { e.rules.Store(set) }
 
+// Rules returns the rule set that the next batch will use.
+func (e *Engine) Rules() *rules.Set { return e.rules.Load() }
+
 // Abort ends the drain of a stopping engine at once: in-flight batches are
 // discarded uncommitted and will be reprocessed on restart.
 func (e *Engine) Abort() { e.hardCancel() }
@@ -110,10 +113,10 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // runGeneration runs one task per assigned partition under a single
-// generation function. kafka-go ends a generation as soon as any function
-// started on it returns, so the tasks run beneath one supervisor: on
-// shutdown every task finishes its drain before the generation ends, and
-// a failing task stops its siblings so the instance rejoins the group.
+// generation function, because kafka-go ends a generation as soon as any
+// function started on it returns. On shutdown every task finishes its
+// drain before the generation ends. A failing task stops its siblings, so
+// the instance rejoins the group.
 func (e *Engine) runGeneration(ctx context.Context, gen Generation) {
 	parts := gen.Partitions()
 	e.logger.Info("generation started", "partitions", parts)

@@ -57,8 +57,8 @@ func (p *Processor) triggered(r *vytalwatch.Reading) []*rules.Instance {
 	return out
 }
 
-// readingEnv exposes the component of r that the rule watches, so a rule
-// on heart_rate triggered by a blood-pressure reading sees the pulse.
+// readingEnv exposes the component of r that the rule watches. A rule on
+// heart_rate that a blood-pressure reading triggers gets the pulse.
 func readingEnv(r *vytalwatch.Reading, inst *rules.Instance) rules.ReadingEnv {
 	env := rules.ReadingEnv{Metric: r.Metric, Value: r.Value, At: r.MeasuredAt}
 	if len(r.Components) == 0 {
@@ -111,6 +111,7 @@ func (p *Processor) evaluate(inst *rules.Instance, v *patientView, env rules.Env
 	if e.Trigger == vytalwatch.TriggerTimer && e.At.Before(st.LastReadingAt) {
 		return nil
 	}
+
 	p.data.reset(p.batch, v.id, e.At, v.profile)
 	p.ctx.Set(&p.data, env)
 	started := time.Now()
@@ -126,6 +127,7 @@ func (p *Processor) evaluate(inst *rules.Instance, v *patientView, env rules.Env
 		p.ruleError(inst, v.id, err)
 		return nil
 	}
+
 	before := st
 	transitions := inst.Step(&st, v.id, e)
 	if err := p.saveState(v.id, key, stored, before, st); err != nil {
@@ -324,7 +326,7 @@ func (p *Processor) NextDue(b *state.Batch) (time.Time, bool, error) {
 // HasClockConditions reports whether a rule whose condition reads windows
 // or since(), values that change with the clock alone, applies to some
 // patient of the partition: one in its scope with a reading of its
-// metrics. Otherwise sweeps only need to run when NextDue says so.
+// metrics. Otherwise sweeps only need to run at the times NextDue returns.
 func (p *Processor) HasClockConditions(b *state.Batch) (bool, error) {
 	var clockRules []*rules.Instance
 	for _, inst := range p.bound.ClockDriven() {

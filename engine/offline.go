@@ -19,6 +19,7 @@ type Offline struct {
 	store   *state.Store
 	ownsDB  bool
 	proc    *Processor
+	cache   *state.Cache
 	clock   *ManualClock
 	pending []Message
 	offset  int64
@@ -49,7 +50,8 @@ func NewOffline(cfg Config, set *rules.Set, opts OfflineOptions) (*Offline, erro
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	o := &Offline{cfg: cfg, store: opts.Store, clock: &ManualClock{T: opts.Start}, KeepEvents: true}
+	o := &Offline{cfg: cfg, store: opts.Store, clock: &ManualClock{T: opts.Start}, KeepEvents: true,
+		cache: state.NewCache(partitionCacheEntries)}
 	if o.store == nil {
 		s, err := state.Open(state.Options{InMemory: true, Logger: opts.Logger, CacheBytes: 8 << 20})
 		if err != nil {
@@ -115,7 +117,7 @@ func (o *Offline) Flush() error {
 	if len(o.pending) == 0 {
 		return nil
 	}
-	b := o.store.NewBatch(0, false)
+	b := o.store.NewCachedBatch(0, false, o.cache)
 	out, err := o.proc.Apply(b, o.pending)
 	if err != nil {
 		b.Close()
@@ -130,15 +132,16 @@ func (o *Offline) Flush() error {
 
 // AdvanceTo moves the clock to t, sweeping timers on the way at multiples
 // of TimerStep, the last one at t itself if it is one. Queued readings are
-// applied first. When no rule reads windows or since(), only holds and
-// renotifications wait on the clock, so it sweeps just at the ticks where
-// one of them falls due; the outcome is the same as sweeping every tick.
+// applied first. When no rule that applies reads windows or since(), only
+// holds and renotifications wait on the clock. It then sweeps just at the
+// ticks where one of them falls due, with the same outcome as sweeping at
+// every tick.
 func (o *Offline) AdvanceTo(t time.Time) error {
 	if err := o.Flush(); err != nil {
 		return err
 	}
 	if o.TimerStep > 0 && t.After(o.clock.T) {
-		b := o.store.NewBatch(0, false)
+		b := o.store.NewCachedBatch(0, false, o.cache)
 		everyTick, err := o.proc.HasClockConditions(b)
 		b.Close()
 		if err != nil {
@@ -183,7 +186,7 @@ func (o *Offline) sweepEveryTick(t time.Time) error {
 
 func (o *Offline) sweepWhenDue(t time.Time) error {
 	for {
-		b := o.store.NewBatch(0, false)
+		b := o.store.NewCachedBatch(0, false, o.cache)
 		due, ok, err := o.proc.NextDue(b)
 		b.Close()
 		if err != nil || !ok {
@@ -218,7 +221,7 @@ func (o *Offline) SweepAt(t time.Time) error {
 func (o *Offline) sweep(t time.Time) error {
 	o.clock.T = t
 	o.lastSweep = t
-	b := o.store.NewBatch(0, false)
+	b := o.store.NewCachedBatch(0, false, o.cache)
 	out, err := o.proc.Sweep(b, t)
 	if err != nil {
 		b.Close()

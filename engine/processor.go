@@ -40,18 +40,18 @@ type patientRecord struct {
 	NewestAt int64  `json:"newest_at"`
 	NewestID string `json:"newest_id"`
 	Readings int64  `json:"readings"`
-	// SweptDay is the UTC day number up to which dedupe entries were
-	// expired.
-	SweptDay int64 `json:"swept_day"`
+	// SweptDay is the UTC day number of the last dedupe expiry, and
+	// SeenBefore its cutoff: dedupe entries before it are gone.
+	SweptDay   int64 `json:"swept_day"`
+	SeenBefore int64 `json:"seen_before,omitempty"`
 }
 
 // patientView is a patient's record and profile, loaded once per batch.
 type patientView struct {
-	id        string
-	record    patientRecord
-	dirty     bool
-	profile   *vytalwatch.PatientProfile
-	profileOK bool
+	id      string
+	record  patientRecord
+	dirty   bool
+	profile *vytalwatch.PatientProfile
 }
 
 // Processor applies one partition's input to its state and evaluates the
@@ -201,6 +201,7 @@ func (p *Processor) applyReading(m *Message) error {
 		p.deadLetter(rej, m)
 		return nil
 	}
+
 	id := r.Identity()
 	at := r.MeasuredAt.UnixNano()
 	seen, err := p.batch.MarkSeen(r.PatientID, at, id)
@@ -212,6 +213,7 @@ func (p *Processor) applyReading(m *Message) error {
 		p.metrics.readings(resultDuplicate)
 		return nil
 	}
+
 	p.batch.AddCounter(CounterAccepted, 1)
 	p.metrics.readings(resultAccepted)
 	v, err := p.patient(r.PatientID)
@@ -229,6 +231,7 @@ func (p *Processor) applyReading(m *Message) error {
 		v.record.NewestAt, v.record.NewestID = at, id.String()
 	}
 	v.dirty = true
+
 	if err := p.evaluateReading(v, &r, id); err != nil {
 		return err
 	}
@@ -252,8 +255,13 @@ func (p *Processor) checkPressurePair(r *vytalwatch.Reading) (*vytalwatch.Reject
 		return nil, nil
 	}
 	at := r.MeasuredAt.UnixNano()
+	meta, ok, err := p.batch.Meta(r.PatientID, other)
+	if err != nil || !ok || at > meta.LatestAt {
+		// No sample of the other component at or after this instant.
+		return nil, err
+	}
 	conflicts, fits := 0, 0
-	err := p.batch.Range(r.PatientID, other, at, at, func(_ int64, v float64) {
+	err = p.batch.Range(r.PatientID, other, at, at, func(_ int64, v float64) {
 		sys, dia := r.Value, v
 		if r.Metric == vytalwatch.DiastolicBP {
 			sys, dia = v, r.Value
@@ -284,10 +292,11 @@ func (p *Processor) expire(v *patientView, samples []vytalwatch.Sample) error {
 	}
 	day := v.record.NewestAt / int64(24*time.Hour)
 	if day > v.record.SweptDay {
-		if _, err := p.batch.ExpireSeen(v.id, v.record.NewestAt-int64(p.cfg.DedupeRetention)); err != nil {
+		before := v.record.NewestAt - int64(p.cfg.DedupeRetention)
+		if _, err := p.batch.ExpireSeen(v.id, v.record.SeenBefore, before); err != nil {
 			return err
 		}
-		v.record.SweptDay = day
+		v.record.SweptDay, v.record.SeenBefore = day, before
 	}
 	return nil
 }

@@ -7,7 +7,13 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/vytalwatch/vytalwatch/state"
 )
+
+// partitionCacheEntries bounds each partition's cache of point values; at
+// a few hundred bytes an entry, about 50 MiB per partition at most.
+const partitionCacheEntries = 200_000
 
 // task processes one partition for one generation. It is the only writer
 // of the partition's state.
@@ -20,6 +26,8 @@ type task struct {
 	readers   map[string]PartitionReader
 	next      map[string]int64
 	lastSweep time.Time
+	// cache serves the partition's hot point values across batches.
+	cache *state.Cache
 }
 
 // run processes the partition until the generation ends (the partition
@@ -88,6 +96,7 @@ func (t *task) open() error {
 		return err
 	}
 	t.proc = proc
+	t.cache = state.NewCache(partitionCacheEntries)
 	stored, err := e.store.Offsets(t.partition)
 	if err != nil {
 		return fmt.Errorf("read stored offsets of partition %d: %w", t.partition, err)
@@ -161,7 +170,7 @@ func (t *task) process(work context.Context, msgs []Message, sweep bool) error {
 			return fmt.Errorf("apply rule set: %w", err)
 		}
 	}
-	b := e.store.NewBatch(t.partition, false)
+	b := e.store.NewCachedBatch(t.partition, false, t.cache)
 	defer b.Close()
 	out, err := t.proc.Apply(b, msgs)
 	if err != nil {

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"math"
 	"time"
 
 	"github.com/vytalwatch/vytalwatch/operators"
@@ -108,6 +107,3 @@ func (c *EvalContext) news2Inputs() operators.News2Inputs {
 		Scale2:         c.data.News2Scale2(),
 	}
 }
-
-// unknownAge is the Age of a patient whose profile gives none.
-var unknownAge = math.NaN()

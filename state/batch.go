@@ -28,6 +28,10 @@ type Batch struct {
 	// changes records the last write of each key, when recording is on,
 	// so the batch can be mirrored to the changelog coalesced.
 	changes map[string]Change
+	// cache, when set, serves point reads across batches; overlay holds
+	// this batch's reads and writes until Commit folds them into cache.
+	cache   *Cache
+	overlay map[string]cacheEntry
 }
 
 // NewBatch starts a unit of work on the partition. With recordChanges the
@@ -40,25 +44,55 @@ func (s *Store) NewBatch(partition int, recordChanges bool) *Batch {
 	return b
 }
 
+// NewCachedBatch is NewBatch with a cache of point values that outlives
+// the batch: values read or written by committed batches are served from
+// memory. The cache belongs to the partition's single writer.
+func (s *Store) NewCachedBatch(partition int, recordChanges bool, cache *Cache) *Batch {
+	b := s.NewBatch(partition, recordChanges)
+	if cache != nil {
+		b.cache = cache
+		b.overlay = map[string]cacheEntry{}
+	}
+	return b
+}
+
 // Partition returns the partition the batch writes to.
 func (b *Batch) Partition() int { return b.partition }
 
+// get returns a point value. The returned slice must not be modified.
 func (b *Batch) get(k []byte) ([]byte, bool, error) {
+	if b.overlay != nil {
+		if e, ok := b.overlay[string(k)]; ok {
+			return e.value, e.found, nil
+		}
+		if e, ok := b.cache.entries[string(k)]; ok {
+			return e.value, e.found, nil
+		}
+	}
 	v, closer, err := b.b.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
+		b.remember(k, nil, false)
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	out := append([]byte(nil), v...)
+	b.remember(k, out, true)
 	return out, true, closer.Close()
+}
+
+func (b *Batch) remember(k, v []byte, found bool) {
+	if b.overlay != nil {
+		b.overlay[string(k)] = cacheEntry{value: v, found: found}
+	}
 }
 
 func (b *Batch) set(k, v []byte) error {
 	if b.changes != nil {
 		b.changes[string(k)] = Change{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)}
 	}
+	b.remember(k, append([]byte(nil), v...), true)
 	return b.b.Set(k, v, nil)
 }
 
@@ -66,6 +100,7 @@ func (b *Batch) delete(k []byte) error {
 	if b.changes != nil {
 		b.changes[string(k)] = Change{Key: append([]byte(nil), k...), Deleted: true}
 	}
+	b.remember(k, nil, false)
 	return b.b.Delete(k, nil)
 }
 
@@ -138,6 +173,9 @@ func (b *Batch) Commit() error {
 		return err
 	}
 	err := b.b.Commit(pebble.Sync)
+	if err == nil && b.cache != nil {
+		b.cache.fold(b.overlay)
+	}
 	b.Close()
 	if err != nil {
 		return fmt.Errorf("commit batch of partition %d: %w", b.partition, err)
@@ -151,6 +189,7 @@ func (b *Batch) Close() {
 		_ = b.b.Close()
 		b.b = nil
 	}
+	b.overlay = nil
 }
 
 // Empty reports whether the batch holds no writes and no counters.

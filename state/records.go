@@ -32,15 +32,22 @@ func (b *Batch) MarkSeen(patient string, measuredAt int64, id [16]byte) (seen bo
 }
 
 // ExpireSeen deletes a patient's dedupe entries of readings measured before
-// the UTC day that contains before.
-func (b *Batch) ExpireSeen(patient string, before int64) (int, error) {
+// the UTC day that contains before. from, when not zero, is the before of
+// the previous call: entries older than it are gone already, and starting
+// there skips their deletion markers.
+func (b *Batch) ExpireSeen(patient string, from, before int64) (int, error) {
 	if err := checkLengths(patient); err != nil {
 		return 0, err
 	}
 	prefix := key(b.partition, kindDedupe, patient)
 	day := dayNumber(before)
 	upper := append(append([]byte(nil), prefix...), byte(day>>24), byte(day>>16), byte(day>>8), byte(day))
-	it, err := b.newIter(prefix, upper)
+	lower := prefix
+	if from > 0 && from < before {
+		first := dayNumber(from)
+		lower = append(append([]byte(nil), prefix...), byte(first>>24), byte(first>>16), byte(first>>8), byte(first))
+	}
+	it, err := b.newIter(lower, upper)
 	if err != nil {
 		return 0, err
 	}

@@ -78,7 +78,7 @@ func TestExpireSeen(t *testing.T) {
 	commit(t, b)
 
 	b = s.NewBatch(1, false)
-	n, err := b.ExpireSeen("p1", at(2*time.Hour)) // 12:00 on the cutoff day
+	n, err := b.ExpireSeen("p1", 0, at(2*time.Hour)) // 12:00 on the cutoff day
 	must(t, err)
 	if n != 2 {
 		t.Errorf("ExpireSeen removed %d, want 2", n)
@@ -307,7 +307,7 @@ func TestKeyTooLong(t *testing.T) {
 		"Range":             func() error { return b.Range(long, "spo2", 0, 1, func(int64, float64) {}) },
 		"ExpireSamples":     func() error { _, err := b.ExpireSamples(long, "spo2", time.Hour); return err },
 		"MarkSeen":          func() error { _, err := b.MarkSeen(long, 0, [16]byte{}); return err },
-		"ExpireSeen":        func() error { _, err := b.ExpireSeen(long, 0); return err },
+		"ExpireSeen":        func() error { _, err := b.ExpireSeen(long, 0, 0); return err },
 		"SetOffset":         func() error { return b.SetOffset(long, 1) },
 	}
 	for name, call := range calls {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -49,6 +50,11 @@ func Open(opts Options) (*Store, error) {
 	po := &pebble.Options{
 		Cache:  cache,
 		Logger: pebbleLogger{opts.Logger.With("component", "pebble")},
+	}
+	// Bloom filters make the common miss cheap: every new reading looks up
+	// its dedupe key, which is almost never there.
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	dir := opts.Dir
 	if opts.InMemory {

@@ -157,8 +157,11 @@ func (b *Batch) ExpireSamples(patient, metric string, retention time.Duration) (
 		return 0, nil
 	}
 	prefix := key(b.partition, kindSample, patient, metric)
+	// Every stored sample is at or after OldestAt; starting there skips the
+	// deletion markers of earlier expiries.
+	lower := appendTime(append([]byte(nil), prefix...), meta.OldestAt)
 	upper := appendTime(append([]byte(nil), prefix...), cutoff)
-	it, err := b.newIter(prefix, upper)
+	it, err := b.newIter(lower, upper)
 	if err != nil {
 		return 0, err
 	}

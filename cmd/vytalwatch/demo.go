@@ -86,7 +86,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	set, err := loadRuleSet(o.rules)
+	base, err := loadRules(o.rules)
 	if err != nil {
 		return err
 	}
@@ -104,16 +104,25 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(dataDir)
 	}
-	d := &demo{opts: o, logger: logger, stdout: stdout, stderr: stderr, now: now, set: set, rows: rows, dataDir: dataDir}
+	d := &demo{opts: o, logger: logger, stdout: stdout, stderr: stderr, now: now, base: base, rows: rows, dataDir: dataDir}
 	return d.run(ctx)
 }
 
 func loadRuleSet(name string) (*rules.Set, error) {
-	list, err := rules.Load(name, os.ReadFile)
+	list, err := loadRules(name)
 	if err != nil {
 		return nil, err
 	}
 	return rules.NewSet(list)
+}
+
+// loadRules reads a rule file, a built-in pack (pack:NAME), or nothing
+// (none), for engines that take all their rules from the rules topic.
+func loadRules(name string) ([]*rules.Compiled, error) {
+	if name == "none" {
+		return nil, nil
+	}
+	return rules.Load(name, os.ReadFile)
 }
 
 // demo is one run of the self-contained pipeline.
@@ -123,7 +132,7 @@ type demo struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	now     time.Time
-	set     *rules.Set
+	base    []*rules.Compiled
 	rows    []csv.Row
 	dataDir string
 	topics  engine.Topics
@@ -139,7 +148,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	defer broker.Close()
 	d.broker = broker
-	d.logger.Info("embedded kafka broker started", "addr", broker.Addr(), "data_dir", d.dataDir, "rules", d.set.Len())
+	d.logger.Info("embedded kafka broker started", "addr", broker.Addr(), "data_dir", d.dataDir, "rules", len(d.base))
 	if err := kafka.EnsureTopics(ctx, broker.Brokers(), standardTopics(d.topics, d.opts.partitions)); err != nil {
 		return err
 	}
@@ -185,6 +194,10 @@ func (d *demo) run(ctx context.Context) error {
 // process runs the engine until the input is processed (--once) or until
 // ctx is done, showing progress.
 func (d *demo) process(ctx context.Context, store *state.Store, producer *kafka.Producer, clock engine.Clock) error {
+	feed, err := startRuleFeed(ctx, d.broker.Brokers(), d.topics.Rules, d.base, d.logger)
+	if err != nil {
+		return err
+	}
 	consumer, err := kafka.NewConsumer(kafka.GroupConfig{
 		Brokers: d.broker.Brokers(), GroupID: "vytalwatch-engine", Topics: d.topics.Inputs(), Logger: d.logger,
 	})
@@ -192,7 +205,7 @@ func (d *demo) process(ctx context.Context, store *state.Store, producer *kafka.
 		return err
 	}
 	defer consumer.Close()
-	eng, err := engine.New(engine.Config{Topics: d.topics}, d.set, engine.Deps{
+	eng, err := engine.New(engine.Config{Topics: d.topics}, feed.book.Set(), engine.Deps{
 		Store: store, Consumer: consumer, Producer: producer, Clock: clock,
 		Logger: d.logger, Metrics: engine.NewMetrics(prometheus.NewRegistry()),
 	})
@@ -200,6 +213,7 @@ func (d *demo) process(ctx context.Context, store *state.Store, producer *kafka.
 		return err
 	}
 	abortOnSecondSignal = eng.Abort
+	feed.setTarget(eng.SetRules)
 	engineCtx, stopEngine := context.WithCancel(ctx)
 	defer stopEngine()
 	done := make(chan error, 1)
@@ -216,7 +230,12 @@ func (d *demo) process(ctx context.Context, store *state.Store, producer *kafka.
 	} else {
 		_ = eng.WaitForOffsets(ctx, d.topics.Readings, ends)
 		stopProgress()
-		fmt.Fprintln(d.stderr, "input processed; the engine keeps running until interrupted (Ctrl-C)")
+		if s, err := buildSummary(store, d.opts.partitions); err == nil {
+			s.Input, s.Now = d.opts.file, d.now
+			printSummary(d.stdout, s)
+		}
+		fmt.Fprintf(d.stderr, "\ninput processed; the engine keeps running until interrupted (Ctrl-C).\n"+
+			"Publish rules to it with: KAFKA_BROKERS=%s vytalwatch rules publish RULES.yaml\n", d.broker.Addr())
 		<-ctx.Done()
 	}
 	stopProgress()

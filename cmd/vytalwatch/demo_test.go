@@ -53,10 +53,10 @@ func runDemoOnce(t *testing.T, args ...string) (summary, []vytalwatch.AlertEvent
 }
 
 // TestDemoMIMIC checks the demo on the bundled MIMIC-III data. The
-// expected counts were derived independently from vitals.csv with the
-// plausibility bounds (163 values outside them, all zeros and 11647, 11,
-// SpO2 7-45 and glucose 1350) and exact duplicate rows among the rest
-// (553 of the 554 duplicates; one duplicate pair is out of range).
+// expected counts were derived from vitals.csv by a separate script with
+// the same plausibility bounds. 163 values fall outside them: the zeros,
+// 11647, 11, SpO2 7-45 and glucose 1350. Among the rest, 553 rows are exact
+// duplicates (of the file's 554, one pair is out of range).
 func TestDemoMIMIC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays 42,509 readings twice")

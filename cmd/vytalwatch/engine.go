@@ -66,9 +66,7 @@ func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
 			problems = append(problems, fmt.Errorf("http address %q is not host:port", c.httpAddr))
 		}
 	}
-	for _, e := range envProblems {
-		problems = append(problems, e)
-	}
+	problems = append(problems, envProblems...)
 	if len(problems) > 0 {
 		return c, fmt.Errorf("%w: invalid configuration:\n  %w", errUsage, errors.Join(problems...))
 	}
@@ -84,14 +82,19 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	set, err := loadRuleSet(c.rules)
+	base, err := loadRules(c.rules)
 	if err != nil {
 		return err
 	}
 	logger.Info("engine starting", "brokers", c.brokers, "group", c.groupID, "data_dir", c.dataDir,
-		"rules", c.rules, "rule_count", set.Len(), "http", c.httpAddr)
+		"rules", c.rules, "http", c.httpAddr, "partitions", c.partitions, "batch_size", c.batchSize,
+		"timer_interval", c.timer, "timers", !c.noTimers, "session_timeout", c.session)
 	topics := engine.DefaultTopics()
 	if err := kafka.EnsureTopics(ctx, c.brokers, standardTopics(topics, c.partitions)); err != nil {
+		return err
+	}
+	feed, err := startRuleFeed(ctx, c.brokers, topics.Rules, base, logger)
+	if err != nil {
 		return err
 	}
 	store, err := state.Open(state.Options{Dir: c.dataDir, Logger: logger})
@@ -115,13 +118,14 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer consumer.Close()
 	producer := kafka.NewProducer(c.brokers)
 	defer producer.Close()
-	eng, err := engine.New(engine.Config{Topics: topics, BatchSize: c.batchSize, TimerInterval: c.timer, DisableTimers: c.noTimers}, set, engine.Deps{
+	eng, err := engine.New(engine.Config{Topics: topics, BatchSize: c.batchSize, TimerInterval: c.timer, DisableTimers: c.noTimers}, feed.book.Set(), engine.Deps{
 		Store: store, Consumer: consumer, Producer: producer, Logger: logger, Metrics: engine.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
 	}
 	abortOnSecondSignal = eng.Abort
+	feed.setTarget(eng.SetRules)
 	err = eng.Run(ctx)
 	logger.Info("engine stopped")
 	return err

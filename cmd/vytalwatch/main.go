@@ -42,6 +42,8 @@ Usage:
   vytalwatch rules validate RULES.yaml         check a rule file
   vytalwatch rules backtest RULES.yaml --file DATA.csv [--json]
                                                replay history through rules and report what fired
+  vytalwatch rules publish RULES.yaml [--delete ID]
+                                               publish rules to the running engines (KAFKA_BROKERS)
 
 Run "vytalwatch COMMAND -h" for a command's flags.
 `

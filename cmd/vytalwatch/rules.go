@@ -21,8 +21,10 @@ func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runRulesValidate(args[1:], stdout)
 	case "backtest":
 		return runRulesBacktest(args[1:], stdout, stderr)
+	case "publish":
+		return runRulesPublish(ctx, args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown rules subcommand %q; use test, validate or backtest", errUsage, args[0])
+	return fmt.Errorf("%w: unknown rules subcommand %q; use test, validate, backtest or publish", errUsage, args[0])
 }
 
 func runRulesTest(args []string, stdout io.Writer) error {
