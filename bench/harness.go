@@ -17,6 +17,8 @@ type EngineStats struct {
 	Readings int     `json:"readings"`
 	Alerts   int     `json:"alerts"`
 	Seconds  float64 `json:"seconds"`
+	// PeakRSSBytes is filled in by the process that ran the measurement.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 }
 
 // EngineOnly runs rows through the engine's processor with no broker: the

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,20 +24,23 @@ type Engine struct {
 	store    *state.Store
 	consumer Consumer
 	producer Producer
-	clock    Clock
-	logger   *slog.Logger
-	metrics  *Metrics
-	rules    atomic.Pointer[rules.Set]
+	// changelog, when set, mirrors state for restore on other instances.
+	changelog Changelog
+	clock     Clock
+	logger    *slog.Logger
+	metrics   *Metrics
+	rules     atomic.Pointer[rules.Set]
 
 	// hard is cancelled when the drain after a stop must end: on a second
 	// signal or after the shutdown timeout.
 	hard       context.Context
 	hardCancel context.CancelFunc
 
-	mu       sync.Mutex
-	progress map[int]map[string]int64 // partition -> topic -> next offset
-	owned    map[int]bool
-	changed  chan struct{}
+	mu        sync.Mutex
+	progress  map[int]map[string]int64 // partition -> topic -> next offset
+	owned     map[int]bool
+	restoring map[int]*RestoreStatus
+	changed   chan struct{}
 	// tasks counts running partition tasks, so Run returns only after
 	// they have drained.
 	tasks sync.WaitGroup
@@ -47,9 +51,12 @@ type Deps struct {
 	Store    *state.Store
 	Consumer Consumer
 	Producer Producer
-	Clock    Clock
-	Logger   *slog.Logger
-	Metrics  *Metrics
+	// Changelog, when set, mirrors every state change so that another
+	// instance can restore a partition it takes over.
+	Changelog Changelog
+	Clock     Clock
+	Logger    *slog.Logger
+	Metrics   *Metrics
 }
 
 // New returns an engine. Call Run to start it.
@@ -65,9 +72,10 @@ func New(cfg Config, set *rules.Set, deps Deps) (*Engine, error) {
 		deps.Logger = slog.Default()
 	}
 	e := &Engine{
-		cfg: cfg, store: deps.Store, consumer: deps.Consumer, producer: deps.Producer,
+		cfg: cfg, store: deps.Store, consumer: deps.Consumer, producer: deps.Producer, changelog: deps.Changelog,
 		clock: deps.Clock, logger: deps.Logger.With("component", "engine"), metrics: deps.Metrics,
-		progress: map[int]map[string]int64{}, owned: map[int]bool{}, changed: make(chan struct{}),
+		progress: map[int]map[string]int64{}, owned: map[int]bool{}, restoring: map[int]*RestoreStatus{},
+		changed: make(chan struct{}),
 	}
 	e.hard, e.hardCancel = context.WithCancel(context.Background())
 	e.rules.Store(set)
@@ -172,7 +180,65 @@ func (e *Engine) setProgress(partition int, offsets map[string]int64) {
 
 func (e *Engine) setOwned(partition int, owned bool) {
 	e.mu.Lock()
-	e.owned[partition] = owned
+	if owned {
+		e.owned[partition] = true
+	} else {
+		delete(e.owned, partition)
+	}
+	e.mu.Unlock()
+}
+
+// RestoreStatus is the progress of one partition's restore.
+type RestoreStatus struct {
+	Partition int       `json:"partition"`
+	From      int64     `json:"from"`
+	To        int64     `json:"to"`
+	Done      int64     `json:"done"`
+	Started   time.Time `json:"started"`
+}
+
+// Readiness is what /readyz reports.
+type Readiness struct {
+	// Ready is true when the instance owns partitions and none is
+	// restoring.
+	Ready      bool            `json:"ready"`
+	Partitions []int           `json:"partitions"`
+	Restoring  []RestoreStatus `json:"restoring"`
+}
+
+// Readiness returns the partitions this instance owns and those it is
+// still restoring from the changelog.
+func (e *Engine) Readiness() Readiness {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := Readiness{Partitions: []int{}, Restoring: []RestoreStatus{}}
+	for p := range e.owned {
+		r.Partitions = append(r.Partitions, p)
+	}
+	sort.Ints(r.Partitions)
+	for _, st := range e.restoring {
+		r.Restoring = append(r.Restoring, *st)
+	}
+	sort.Slice(r.Restoring, func(i, j int) bool { return r.Restoring[i].Partition < r.Restoring[j].Partition })
+	r.Ready = len(r.Partitions) > 0 && len(r.Restoring) == 0
+	return r
+}
+
+func (e *Engine) setRestoring(st *RestoreStatus) {
+	e.mu.Lock()
+	if st.To > st.From {
+		e.restoring[st.Partition] = st
+	} else {
+		delete(e.restoring, st.Partition)
+	}
+	e.mu.Unlock()
+}
+
+func (e *Engine) restoreProgress(partition int, done int64) {
+	e.mu.Lock()
+	if st := e.restoring[partition]; st != nil {
+		st.Done = done
+	}
 	e.mu.Unlock()
 }
 

@@ -66,6 +66,24 @@ type Producer interface {
 	Produce(ctx context.Context, records []Record) error
 }
 
+// Changelog is a compacted topic that mirrors each partition's state, one
+// changelog partition per input partition.
+type Changelog interface {
+	// Append writes records to the partition's changelog, in order, and
+	// returns the offset after the last one once all are acknowledged.
+	Append(ctx context.Context, partition int, records []ChangelogRecord) (int64, error)
+	// EndOffset returns the offset the next record will get.
+	EndOffset(ctx context.Context, partition int) (int64, error)
+	// Read calls fn for the records in [from, to), in order.
+	Read(ctx context.Context, partition int, from, to int64, fn func(offset int64, key, value []byte) error) error
+}
+
+// ChangelogRecord is one changelog message; a nil Value is a tombstone.
+type ChangelogRecord struct {
+	Key   []byte
+	Value []byte
+}
+
 // Clock is the engine's notion of now: the wall clock in production, a
 // shifted or fixed clock in demos and tests.
 type Clock interface {

@@ -34,6 +34,10 @@ type Metrics struct {
 	sweepsTotal     prometheus.Counter
 	produceRetries  prometheus.Counter
 	rebalancesTotal prometheus.Counter
+	restoring       prometheus.Gauge
+	restoreSeconds  prometheus.Histogram
+	restoreRecords  prometheus.Counter
+	restoreLeft     *prometheus.GaugeVec
 }
 
 // NewMetrics registers the engine metrics on reg.
@@ -91,6 +95,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vytalwatch_engine_generations_total", Help: "Consumer group generations joined.",
 		}),
 	}
+	m.restoring = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "vytalwatch_engine_restoring_partitions", Help: "Partitions being rebuilt from the changelog.",
+	})
+	m.restoreSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "vytalwatch_engine_restore_seconds", Help: "Time to restore one partition from the changelog.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+	})
+	m.restoreRecords = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vytalwatch_engine_restore_records_total", Help: "Changelog records applied by restores.",
+	})
+	m.restoreLeft = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vytalwatch_engine_restore_remaining_records", Help: "Changelog records a running restore has still to read, per partition.",
+	}, []string{"partition"})
+	reg.MustRegister(m.restoring, m.restoreSeconds, m.restoreRecords, m.restoreLeft)
 	reg.MustRegister(m.readingsTotal, m.deadLetters, m.alertsTotal, m.ruleErrors, m.ruleEvalSeconds,
 		m.batchSeconds, m.batchSize, m.commitSeconds, m.alertLatency, m.consumerLag, m.partitions,
 		m.droppedTotal, m.sweepsTotal, m.produceRetries, m.rebalancesTotal)
@@ -136,6 +154,12 @@ func (m *Metrics) ruleEval(d time.Duration) {
 func (m *Metrics) sweep() {
 	if m != nil {
 		m.sweepsTotal.Inc()
+	}
+}
+
+func (m *Metrics) restoreRemaining(partition int, left int64) {
+	if m != nil {
+		m.restoreLeft.WithLabelValues(strconv.Itoa(partition)).Set(float64(left))
 	}
 }
 

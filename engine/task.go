@@ -44,7 +44,7 @@ func (t *task) run(stopCtx, genCtx context.Context) error {
 	stopAbort := context.AfterFunc(e.hard, cancelWork)
 	defer stopAbort()
 
-	if err := t.open(); err != nil {
+	if err := t.open(work); err != nil {
 		return err
 	}
 	msgs := make(chan Message, e.cfg.BatchSize)
@@ -89,7 +89,7 @@ func (t *task) run(stopCtx, genCtx context.Context) error {
 	}
 }
 
-func (t *task) open() error {
+func (t *task) open(work context.Context) error {
 	e := t.engine
 	proc, err := NewProcessor(e.cfg, t.partition, e.rules.Load(), e.clock, t.logger, e.metrics)
 	if err != nil {
@@ -97,6 +97,11 @@ func (t *task) open() error {
 	}
 	t.proc = proc
 	t.cache = state.NewCache(partitionCacheEntries)
+	if e.changelog != nil {
+		if err := t.restore(work); err != nil {
+			return err
+		}
+	}
 	stored, err := e.store.Offsets(t.partition)
 	if err != nil {
 		return fmt.Errorf("read stored offsets of partition %d: %w", t.partition, err)
@@ -170,7 +175,7 @@ func (t *task) process(work context.Context, msgs []Message, sweep bool) error {
 			return fmt.Errorf("apply rule set: %w", err)
 		}
 	}
-	b := e.store.NewCachedBatch(t.partition, false, t.cache)
+	b := e.store.NewCachedBatch(t.partition, e.changelog != nil, t.cache)
 	defer b.Close()
 	out, err := t.proc.Apply(b, msgs)
 	if err != nil {
@@ -185,8 +190,20 @@ func (t *task) process(work context.Context, msgs []Message, sweep bool) error {
 		out = append(out, swept...)
 		t.lastSweep = now
 	}
+	if err := b.Prepare(); err != nil {
+		return err
+	}
 	if err := t.produce(work, out); err != nil {
 		return err
+	}
+	if e.changelog != nil && !b.Empty() {
+		end, err := t.appendChangelog(work, b.Changes())
+		if err != nil {
+			return err
+		}
+		if err := b.SetCheckpoint(end); err != nil {
+			return err
+		}
 	}
 	commitStarted := time.Now()
 	if err := b.Commit(); err != nil {
@@ -209,18 +226,26 @@ func (t *task) process(work context.Context, msgs []Message, sweep bool) error {
 	return nil
 }
 
-// produce writes the outputs, retrying with backoff while the broker is
-// unavailable. The partition does not commit until they are written.
+// produce writes the outputs, retrying while the broker is unavailable.
+// The partition does not commit until they are written.
 func (t *task) produce(work context.Context, out []Record) error {
 	if len(out) == 0 {
 		return nil
 	}
+	return t.retry(work, "write outputs", func() error {
+		return t.engine.producer.Produce(work, out)
+	})
+}
+
+// retry runs fn until it succeeds or work ends, with capped exponential
+// backoff, holding the batch meanwhile.
+func (t *task) retry(work context.Context, what string, fn func() error) error {
 	bo := newBackoff(100*time.Millisecond, t.engine.cfg.ProduceRetryMax)
 	for {
-		err := t.engine.producer.Produce(work, out)
+		err := fn()
 		if err == nil {
 			if bo.attempt > 0 {
-				t.logger.Info("output topics writable again", "attempts", bo.attempt+1)
+				t.logger.Info(what+" succeeded after retries", "attempts", bo.attempt+1)
 			}
 			return nil
 		}
@@ -232,7 +257,7 @@ func (t *task) produce(work context.Context, out []Record) error {
 			t.engine.metrics.produceRetries.Inc()
 		}
 		if bo.attempt == 1 || bo.attempt%10 == 0 {
-			t.logger.Warn("write outputs failed; holding the batch and retrying", "error", err, "attempt", bo.attempt, "records", len(out))
+			t.logger.Warn(what+" failed; holding the batch and retrying", "error", err, "attempt", bo.attempt)
 		}
 		if !sleepCtx(work, wait) {
 			return work.Err()

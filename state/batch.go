@@ -32,6 +32,9 @@ type Batch struct {
 	// this batch's reads and writes until Commit folds them into cache.
 	cache   *Cache
 	overlay map[string]cacheEntry
+	// deferred holds values that change many times in one batch (dedupe
+	// buckets) and are written once, by Prepare.
+	deferred map[string][]byte
 }
 
 // NewBatch starts a unit of work on the partition. With recordChanges the
@@ -61,6 +64,9 @@ func (b *Batch) Partition() int { return b.partition }
 
 // get returns a point value. The returned slice must not be modified.
 func (b *Batch) get(k []byte) ([]byte, bool, error) {
+	if v, ok := b.deferred[string(k)]; ok {
+		return v, true, nil
+	}
 	if b.overlay != nil {
 		if e, ok := b.overlay[string(k)]; ok {
 			return e.value, e.found, nil
@@ -96,7 +102,17 @@ func (b *Batch) set(k, v []byte) error {
 	return b.b.Set(k, v, nil)
 }
 
+// setDeferred sets a key whose value the batch may rewrite many times:
+// reads see the new value at once, and Prepare writes only the last one.
+func (b *Batch) setDeferred(k, v []byte) {
+	if b.deferred == nil {
+		b.deferred = map[string][]byte{}
+	}
+	b.deferred[string(k)] = v
+}
+
 func (b *Batch) delete(k []byte) error {
+	delete(b.deferred, string(k))
 	if b.changes != nil {
 		b.changes[string(k)] = Change{Key: append([]byte(nil), k...), Deleted: true}
 	}
@@ -160,9 +176,27 @@ func (b *Batch) Changes() []Change {
 // Prepare folds the pending counters into the batch. Commit calls it too;
 // call it earlier to see the counters in Changes.
 func (b *Batch) Prepare() error {
+	if err := b.flushDeferred(); err != nil {
+		return fmt.Errorf("write deferred values of partition %d: %w", b.partition, err)
+	}
 	if err := b.flushCounters(); err != nil {
 		return fmt.Errorf("flush counters of partition %d: %w", b.partition, err)
 	}
+	return nil
+}
+
+func (b *Batch) flushDeferred() error {
+	keys := make([]string, 0, len(b.deferred))
+	for k := range b.deferred {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := b.set([]byte(k), b.deferred[k]); err != nil {
+			return err
+		}
+	}
+	clear(b.deferred)
 	return nil
 }
 
@@ -194,7 +228,7 @@ func (b *Batch) Close() {
 
 // Empty reports whether the batch holds no writes and no counters.
 func (b *Batch) Empty() bool {
-	return b.b.Empty() && len(b.counters) == 0
+	return b.b.Empty() && len(b.counters) == 0 && len(b.deferred) == 0
 }
 
 func (b *Batch) newIter(lower, upper []byte) (*pebble.Iterator, error) {

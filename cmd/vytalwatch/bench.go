@@ -76,7 +76,27 @@ func benchChild(o benchOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stats.PeakRSSBytes = peakRSS()
 	return json.NewEncoder(stdout).Encode(stats)
+}
+
+// peakRSS returns the process's peak resident memory from
+// /proc/self/status (VmHWM), or 0 where that file does not exist. The
+// kernel's rusage of a child is not used for this: on Linux it also counts
+// the parent's memory that the child shared before exec.
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // measurement is one child run's figures.
@@ -154,7 +174,8 @@ func measureChild(ctx context.Context, self, scenario, file, tmp string) (measur
 		args = []string{"bench", "--run", "engine", "--file", file}
 	default:
 		args = []string{"demo", "--once", "--file", file, "--now", benchNow.Format(time.RFC3339),
-			"--data-dir", filepath.Join(tmp, fmt.Sprintf("e2e-%d", time.Now().UnixNano()))}
+			"--data-dir", filepath.Join(tmp, fmt.Sprintf("e2e-%d", time.Now().UnixNano())),
+			"--summary", filepath.Join(tmp, "summary.json")}
 	}
 	cmd := exec.CommandContext(ctx, self, args...)
 	var out, errOut bytes.Buffer
@@ -169,7 +190,6 @@ func measureChild(ctx context.Context, self, scenario, file, tmp string) (measur
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		m.userSec = time.Duration(ru.Utime.Nano()).Seconds()
 		m.sysSec = time.Duration(ru.Stime.Nano()).Seconds()
-		m.peakMiB = float64(ru.Maxrss) / 1024
 	}
 	if scenario == "engine only" {
 		var stats bench.EngineStats
@@ -178,7 +198,18 @@ func measureChild(ctx context.Context, self, scenario, file, tmp string) (measur
 		}
 		// The processing time excludes loading the CSV and starting up.
 		m.seconds = stats.Seconds
+		m.peakMiB = float64(stats.PeakRSSBytes) / (1 << 20)
+		return m, nil
 	}
+	var s summary
+	data, err := os.ReadFile(filepath.Join(tmp, "summary.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &s)
+	}
+	if err != nil {
+		return m, fmt.Errorf("read demo summary: %w", err)
+	}
+	m.peakMiB = float64(s.PeakRSSBytes) / (1 << 20)
 	return m, nil
 }
 
@@ -203,7 +234,8 @@ func benchReport(results []measurement, o benchOptions) string {
 	var b strings.Builder
 	b.WriteString("# Benchmark results\n\n")
 	b.WriteString("Written by `make bench` (`bin/vytalwatch bench --out bench/RESULTS.md`). Each row is one child\n")
-	b.WriteString("process; CPU and peak memory (max RSS) come from the kernel's accounting of that process.\n")
+	b.WriteString("process. CPU time comes from the kernel's accounting of that process, and peak memory from\n")
+	b.WriteString("its own VmHWM (peak resident set) in /proc/self/status.\n")
 	b.WriteString("The machines are shared and noisy: compare the rows of one run with each other, not with\n")
 	b.WriteString("figures from another run.\n\n")
 	fmt.Fprintf(&b, "- date: %s\n", time.Now().UTC().Format(time.RFC3339))

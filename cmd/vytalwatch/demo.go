@@ -182,6 +182,7 @@ func (d *demo) run(ctx context.Context) error {
 	s.Input, s.Now = d.opts.file, d.now
 	s.ElapsedSeconds = elapsed.Seconds()
 	s.ReadingsPerSecond = float64(s.ReadingsIn) / elapsed.Seconds()
+	s.PeakRSSBytes = peakRSS()
 	if d.opts.summary != "" {
 		if err := writeJSONFile(d.opts.summary, s); err != nil {
 			return err
@@ -207,7 +208,8 @@ func (d *demo) process(ctx context.Context, store *state.Store, producer *kafka.
 	defer consumer.Close()
 	eng, err := engine.New(engine.Config{Topics: d.topics}, feed.book.Set(), engine.Deps{
 		Store: store, Consumer: consumer, Producer: producer, Clock: clock,
-		Logger: d.logger, Metrics: engine.NewMetrics(prometheus.NewRegistry()),
+		Changelog: kafka.NewChangelog(d.broker.Brokers(), d.topics.Changelog),
+		Logger:    d.logger, Metrics: engine.NewMetrics(prometheus.NewRegistry()),
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -104,13 +105,6 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer store.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if c.httpAddr != "" {
-		srv, err := serveOps(c.httpAddr, reg)
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-	}
 	consumer, err := kafka.NewConsumer(kafka.GroupConfig{Brokers: c.brokers, GroupID: c.groupID, Topics: topics.Inputs(), SessionTimeout: c.session, Logger: logger})
 	if err != nil {
 		return err
@@ -119,10 +113,18 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	producer := kafka.NewProducer(c.brokers)
 	defer producer.Close()
 	eng, err := engine.New(engine.Config{Topics: topics, BatchSize: c.batchSize, TimerInterval: c.timer, DisableTimers: c.noTimers}, feed.book.Set(), engine.Deps{
-		Store: store, Consumer: consumer, Producer: producer, Logger: logger, Metrics: engine.NewMetrics(reg),
+		Store: store, Consumer: consumer, Producer: producer, Changelog: kafka.NewChangelog(c.brokers, topics.Changelog),
+		Logger: logger, Metrics: engine.NewMetrics(reg),
 	})
 	if err != nil {
 		return err
+	}
+	if c.httpAddr != "" {
+		srv, err := serveOps(c.httpAddr, reg, eng.Readiness)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
 	}
 	abortOnSecondSignal = eng.Abort
 	feed.setTarget(eng.SetRules)
@@ -131,13 +133,23 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return err
 }
 
-// serveOps serves /metrics and /healthz.
-func serveOps(addr string, reg *prometheus.Registry) (*http.Server, error) {
+// serveOps serves /metrics, /healthz (the process is up) and /readyz (the
+// instance owns partitions and none is restoring; 503 otherwise, with the
+// restore progress in the body).
+func serveOps(addr string, reg *prometheus.Registry, readiness func() engine.Readiness) (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		r := readiness()
+		w.Header().Set("Content-Type", "application/json")
+		if !r.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(r)
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

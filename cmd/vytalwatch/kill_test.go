@@ -269,6 +269,9 @@ func TestEngineSurvivesKill(t *testing.T) {
 	if len(want.eventIDs) == 0 {
 		t.Error("the clean run emitted no alerts")
 	}
+	if os.Getenv("KILLTEST_KEEP") != "" {
+		_ = exec.Command("cp", "-r", filepath.Join(tmp, "clean"), filepath.Join(tmp, "killed"), os.Getenv("KILLTEST_KEEP")).Run()
+	}
 	for p := range want.digests {
 		if got.digests[p] != want.digests[p] {
 			t.Errorf("partition %d state digest differs after %d kills", p, kills)

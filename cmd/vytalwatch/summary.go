@@ -33,6 +33,9 @@ type summary struct {
 	Patients          int              `json:"patients"`
 	ElapsedSeconds    float64          `json:"elapsed_seconds"`
 	ReadingsPerSecond float64          `json:"readings_per_second"`
+	// PeakRSSBytes is the process's peak resident memory, 0 where the
+	// system does not report it.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 }
 
 func buildSummary(store *state.Store, partitions int) (summary, error) {
