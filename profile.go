@@ -39,6 +39,9 @@ func DecodeProfile(data []byte) (PatientProfile, error) {
 	if p.PatientID == "" {
 		return p, fmt.Errorf("patient profile has no patient_id")
 	}
+	if len(p.PatientID) > maxIDLength {
+		return p, fmt.Errorf("patient profile patient_id is %d bytes long; ids may be at most %d bytes", len(p.PatientID), maxIDLength)
+	}
 	if p.Timezone != "" {
 		if _, err := LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
 			return p, fmt.Errorf("patient profile timezone %q is not an IANA zone name, such as America/Chicago", p.Timezone)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ func startCluster(t *testing.T) *cluster {
 		{Name: topics.Patients, Partitions: testPartitions, Compact: true},
 		{Name: topics.Alerts, Partitions: testPartitions},
 		{Name: topics.DeadLetter, Partitions: testPartitions},
+		{Name: topics.Changelog, Partitions: testPartitions, Compact: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +75,11 @@ type runningEngine struct {
 
 func (c *cluster) startEngine(t *testing.T, store *state.Store, producer engine.Producer, group string) *runningEngine {
 	t.Helper()
+	return c.startEngineWith(t, store, producer, group, nil)
+}
+
+func (c *cluster) startEngineWith(t *testing.T, store *state.Store, producer engine.Producer, group string, changelog engine.Changelog) *runningEngine {
+	t.Helper()
 	set := rules.MustSet(mustPack(t, "standard"))
 	consumer, err := kafka.NewConsumer(kafka.GroupConfig{
 		Brokers: c.broker.Brokers(), GroupID: group, Topics: c.topics.Inputs(), SessionTimeout: 6 * time.Second,
@@ -83,7 +90,7 @@ func (c *cluster) startEngine(t *testing.T, store *state.Store, producer engine.
 	}
 	reg := prometheus.NewRegistry()
 	eng, err := engine.New(engine.Config{Topics: c.topics, DisableTimers: true}, set, engine.Deps{
-		Store: store, Consumer: consumer, Producer: producer, Logger: slog.New(slog.DiscardHandler),
+		Store: store, Consumer: consumer, Producer: producer, Changelog: changelog, Logger: slog.New(slog.DiscardHandler),
 		Metrics: engine.NewMetrics(reg), Clock: engine.NewOffsetClock(testNow),
 	})
 	if err != nil {
@@ -407,5 +414,126 @@ func TestOutputOutageHoldsCommit(t *testing.T) {
 	}
 	if cs := counters(t, store); cs[engine.CounterReadingsIn] != 2 {
 		t.Errorf("readings_in = %d, want 2", cs[engine.CounterReadingsIn])
+	}
+}
+
+// TestPoisonMessageDeadLettered sends a profile deletion whose key is too
+// long for the store, which fails only when it is applied. The message is
+// dead-lettered with its offset and the readings around it are processed.
+func TestPoisonMessageDeadLettered(t *testing.T) {
+	c := startCluster(t)
+	t0 := testNow.Add(-time.Hour)
+	huge := strings.Repeat("x", 70000)
+	c.produce(t, []engine.Record{
+		reading("p1", "spo2", 85, "%", t0),
+		{Topic: c.topics.Patients, Key: []byte(huge)},
+		reading("p1", "spo2", 97, "%", t0.Add(10*time.Minute)),
+	})
+	store := openStore(t, t.TempDir())
+	defer store.Close()
+	producer := kafka.NewProducer(c.broker.Brokers())
+	defer producer.Close()
+	r := c.startEngine(t, store, producer, "g1")
+	c.waitProcessed(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ends, err := kafka.EndOffsets(ctx, c.broker.Brokers(), c.topics.Patients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.eng.WaitForOffsets(ctx, c.topics.Patients, ends); err != nil {
+		t.Fatalf("profile topic not processed: %v", err)
+	}
+	r.stop(t)
+
+	dead := c.deadLetters(t)
+	if len(dead) != 1 {
+		t.Fatalf("dead letters = %d, want 1", len(dead))
+	}
+	if dead[0].Reason != engine.ReasonProcessingFailed {
+		t.Errorf("reason = %q, want %q", dead[0].Reason, engine.ReasonProcessingFailed)
+	}
+	if dead[0].Topic != c.topics.Patients {
+		t.Errorf("topic = %q, want %q", dead[0].Topic, c.topics.Patients)
+	}
+	got := eventKeys(c.alerts(t))
+	want := []string{"p1 spo2-low fired " + t0.Format(time.RFC3339), "p1 spo2-low resolved " + t0.Add(10*time.Minute).Format(time.RFC3339)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("alerts = %q, want %q", got, want)
+	}
+}
+
+func digests(t *testing.T, s *state.Store) []string {
+	t.Helper()
+	var out []string
+	for p := 0; p < testPartitions; p++ {
+		d, err := s.Digest(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// TestRestoreFromChangelog runs an engine with a changelog, then starts a
+// second one on an empty store. It must rebuild every partition exactly
+// before reading input, and carry on from there: its first reading
+// resolves an alert that the first engine fired. The first engine, back on
+// its now stale store, replays only the changelog tail and ends equal.
+func TestRestoreFromChangelog(t *testing.T) {
+	c := startCluster(t)
+	t0 := testNow.Add(-2 * time.Hour)
+	var first []engine.Record
+	for i := 0; i < 40; i++ {
+		first = append(first, reading(fmt.Sprintf("p%d", i), "spo2", 85, "%", t0))
+		first = append(first, reading(fmt.Sprintf("p%d", i), "heart_rate", 70, "bpm", t0))
+	}
+	c.produce(t, first)
+	producer := kafka.NewProducer(c.broker.Brokers())
+	defer producer.Close()
+	changelog := kafka.NewChangelog(c.broker.Brokers(), c.topics.Changelog)
+
+	dirA := t.TempDir()
+	storeA := openStore(t, dirA)
+	r := c.startEngineWith(t, storeA, producer, "g1", changelog)
+	c.waitProcessed(t, r)
+	r.stop(t)
+	wantDigests := digests(t, storeA)
+	if err := storeA.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	storeB := openStore(t, t.TempDir())
+	defer storeB.Close()
+	r = c.startEngineWith(t, storeB, producer, "g2", changelog)
+	c.waitProcessed(t, r)
+	if got := digests(t, storeB); fmt.Sprint(got) != fmt.Sprint(wantDigests) {
+		t.Errorf("restored digests differ:\n got %v\nwant %v", got, wantDigests)
+	}
+	c.produce(t, []engine.Record{reading("p0", "spo2", 97, "%", t0.Add(time.Hour))})
+	c.waitProcessed(t, r)
+	r.stop(t)
+	cs := counters(t, storeB)
+	if cs[engine.CounterReadingsIn] != 81 {
+		t.Errorf("restored engine counts %d readings, want 81 (80 restored, 1 new)", cs[engine.CounterReadingsIn])
+	}
+	var resolved []string
+	for _, ev := range c.alerts(t) {
+		if ev.Kind == vytalwatch.AlertResolved {
+			resolved = append(resolved, ev.PatientID)
+		}
+	}
+	if fmt.Sprint(resolved) != "[p0]" {
+		t.Errorf("resolved alerts for %v, want [p0]: the restored alert state was lost", resolved)
+	}
+
+	storeA = openStore(t, dirA)
+	defer storeA.Close()
+	r = c.startEngineWith(t, storeA, producer, "g3", changelog)
+	c.waitProcessed(t, r)
+	r.stop(t)
+	if got, want := digests(t, storeA), digests(t, storeB); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after the tail replay the stale store differs:\n got %v\nwant %v", got, want)
 	}
 }

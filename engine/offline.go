@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -119,6 +120,14 @@ func (o *Offline) Flush() error {
 	}
 	b := o.store.NewCachedBatch(0, false, o.cache)
 	out, err := o.proc.Apply(b, o.pending)
+	var me *MessageError
+	for attempt := 0; errors.As(err, &me) && attempt < len(o.pending); attempt++ {
+		b.Close()
+		o.proc.Poison(me)
+		b = o.store.NewCachedBatch(0, false, o.cache)
+		out, err = o.proc.Apply(b, o.pending)
+	}
+	o.proc.ClearPoisoned()
 	if err != nil {
 		b.Close()
 		return err

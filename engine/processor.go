@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -69,6 +70,11 @@ type Processor struct {
 	data      patientData
 	errors    *ruleErrorLog
 
+	// poisoned holds messages that failed on their own: the next Apply
+	// dead-letters them instead of applying them, so one bad message never
+	// stops its partition.
+	poisoned map[messageRef]error
+
 	// Per-batch state.
 	batch    *state.Batch
 	patients map[string]*patientView
@@ -102,23 +108,51 @@ func (p *Processor) SetRules(set *rules.Set) error {
 // Rules returns the current rule set.
 func (p *Processor) Rules() *rules.Set { return p.bound.Set }
 
+// ReasonProcessingFailed dead-letters a message that the engine could not
+// apply, such as one that hit a bug; the partition moves on without it.
+const ReasonProcessingFailed = "processing_failed"
+
+// messageRef identifies an input message.
+type messageRef struct {
+	topic  string
+	offset int64
+}
+
+// MessageError is a failure that one message caused, as opposed to a
+// failure of the store. The caller discards the batch, marks the message
+// with Poison and applies the batch again.
+type MessageError struct {
+	Topic  string
+	Offset int64
+	Err    error
+}
+
+func (e *MessageError) Error() string {
+	return fmt.Sprintf("message %s offset %d: %v", e.Topic, e.Offset, e.Err)
+}
+
+func (e *MessageError) Unwrap() error { return e.Err }
+
+// Poison makes later Applies dead-letter the message that err came from.
+func (p *Processor) Poison(err *MessageError) {
+	if p.poisoned == nil {
+		p.poisoned = map[messageRef]error{}
+	}
+	p.poisoned[messageRef{err.Topic, err.Offset}] = err.Err
+}
+
 // Apply applies messages to the batch and returns the output records.
-// The caller produces the records, then commits the batch.
+// The caller produces the records, then commits the batch. A failure of
+// one message is returned as a *MessageError.
 func (p *Processor) Apply(b *state.Batch, msgs []Message) ([]Record, error) {
 	p.begin(b)
 	for i := range msgs {
 		m := &msgs[i]
-		var err error
-		switch m.Topic {
-		case p.cfg.Topics.Readings:
-			err = p.applyReading(m)
-		case p.cfg.Topics.Patients:
-			err = p.applyProfile(m)
-		default:
-			err = fmt.Errorf("message from unexpected topic %q", m.Topic)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("apply %s partition %d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
+		if cause, ok := p.poisoned[messageRef{m.Topic, m.Offset}]; ok {
+			p.deadLetter(&vytalwatch.Rejection{Reason: ReasonProcessingFailed,
+				Message: fmt.Sprintf("the engine could not apply this message (%v); it was skipped", cause)}, m)
+		} else if err := p.applyMessage(m); err != nil {
+			return nil, err
 		}
 		if err := b.SetOffset(m.Topic, m.Offset+1); err != nil {
 			return nil, err
@@ -126,6 +160,35 @@ func (p *Processor) Apply(b *state.Batch, msgs []Message) ([]Record, error) {
 	}
 	return p.finish()
 }
+
+// applyMessage applies one message. Panics and ids too long for a key are
+// the message's fault and come back as a *MessageError; other errors are
+// the store's.
+func (p *Processor) applyMessage(m *Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &MessageError{Topic: m.Topic, Offset: m.Offset, Err: fmt.Errorf("panic: %v", r)}
+		}
+	}()
+	switch m.Topic {
+	case p.cfg.Topics.Readings:
+		err = p.applyReading(m)
+	case p.cfg.Topics.Patients:
+		err = p.applyProfile(m)
+	default:
+		err = fmt.Errorf("message from unexpected topic %q", m.Topic)
+	}
+	if errors.Is(err, state.ErrKeyTooLong) {
+		return &MessageError{Topic: m.Topic, Offset: m.Offset, Err: err}
+	}
+	if err != nil {
+		return fmt.Errorf("apply %s partition %d offset %d: %w", m.Topic, m.Partition, m.Offset, err)
+	}
+	return nil
+}
+
+// ClearPoisoned forgets poisoned messages once their batch is committed.
+func (p *Processor) ClearPoisoned() { clear(p.poisoned) }
 
 func (p *Processor) begin(b *state.Batch) {
 	p.batch = b

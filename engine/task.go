@@ -28,6 +28,8 @@ type task struct {
 	lastSweep time.Time
 	// cache serves the partition's hot point values across batches.
 	cache *state.Cache
+	// epoch is the offset of this task's fence in the changelog.
+	epoch int64
 }
 
 // run processes the partition until the generation ends (the partition
@@ -166,8 +168,23 @@ func (t *task) drain(work context.Context, msgs chan Message) error {
 
 // process applies a batch, produces its outputs, commits state with the
 // offsets, and then records the offsets with the group. A failure before
-// the commit discards the batch; the input is read again.
+// the commit discards the batch; the input is read again. A message that
+// fails on its own is dead-lettered and the batch applied again without
+// it.
 func (t *task) process(work context.Context, msgs []Message, sweep bool) error {
+	for attempt := 0; ; attempt++ {
+		err := t.processOnce(work, msgs, sweep)
+		var me *MessageError
+		if !errors.As(err, &me) || attempt >= len(msgs) {
+			t.proc.ClearPoisoned()
+			return err
+		}
+		t.logger.Error("message could not be applied; dead-lettering it", "topic", me.Topic, "offset", me.Offset, "error", me.Err)
+		t.proc.Poison(me)
+	}
+}
+
+func (t *task) processOnce(work context.Context, msgs []Message, sweep bool) error {
 	e := t.engine
 	started := time.Now()
 	if set := e.rules.Load(); set != t.proc.Rules() {
@@ -201,7 +218,7 @@ func (t *task) process(work context.Context, msgs []Message, sweep bool) error {
 		if err != nil {
 			return err
 		}
-		if err := b.SetCheckpoint(end); err != nil {
+		if err := b.SetCheckpoint(state.Checkpoint{Next: end, Epoch: t.epoch}); err != nil {
 			return err
 		}
 	}

@@ -14,13 +14,21 @@ import (
 // a batch only once it has read the batch's marker, so a batch whose
 // writes were cut short by a crash is never half applied.
 //
-// Two key kinds exist only for this:
+// Writers are fenced by epochs. An instance that takes a partition over
+// first appends a fence record; the fence's offset is its epoch, which
+// every batch marker it writes carries. A restore skips batches whose
+// epoch is older than the latest fence before them: those come from an
+// instance that lost the partition and wrote on before noticing.
 //
-//	p <u16 partition> k    checkpoint: changelog offset after the last batch applied (local only)
-//	p <u16 partition> x    batch marker (changelog only, never stored)
+// Three key kinds exist only for this:
+//
+//	p <u16 partition> k    checkpoint: changelog offset after the last batch applied and the epoch then (local only)
+//	p <u16 partition> x    batch marker, value the writer's epoch (changelog only)
+//	p <u16 partition> y    fence (changelog only)
 const (
 	kindCheckpoint = 'k'
 	kindMarker     = 'x'
+	kindFence      = 'y'
 )
 
 // Changelog values carry a one-byte prefix, so that a key set to an empty
@@ -44,8 +52,21 @@ func ChangelogValue(c Change) []byte {
 // MarkerKey returns the key of a partition's batch marker.
 func MarkerKey(partition int) []byte { return key(partition, kindMarker) }
 
+// MarkerValue encodes the epoch a batch marker carries.
+func MarkerValue(epoch int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(epoch)) }
+
+// FenceKey returns the key of a partition's fence record.
+func FenceKey(partition int) []byte { return key(partition, kindFence) }
+
 // IsMarker reports whether a changelog key is a batch marker.
 func IsMarker(k []byte) bool { return len(k) == 4 && k[0] == 'p' && k[3] == kindMarker }
+
+func isFence(k []byte) bool { return len(k) == 4 && k[0] == 'p' && k[3] == kindFence }
+
+func encodeCheckpoint(next, epoch int64) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(next))
+	return binary.BigEndian.AppendUint64(b, uint64(epoch))
+}
 
 // KeyPartition returns the partition a state key belongs to.
 func KeyPartition(k []byte) (int, bool) {
@@ -55,24 +76,42 @@ func KeyPartition(k []byte) (int, bool) {
 	return int(k[1])<<8 | int(k[2]), true
 }
 
-// SetCheckpoint records the changelog offset just after this batch's
-// marker. It is local bookkeeping and is not part of Changes.
-func (b *Batch) SetCheckpoint(next int64) error {
-	return b.b.Set(key(b.partition, kindCheckpoint), binary.BigEndian.AppendUint64(nil, uint64(next)), nil)
+// Checkpoint is where the local store stands against the changelog.
+type Checkpoint struct {
+	// Next is the changelog offset after the last batch applied.
+	Next int64
+	// Epoch is the offset of the latest fence seen before Next.
+	Epoch int64
 }
 
-// Checkpoint returns the changelog offset after the last batch the local
-// store holds for the partition, and whether it has one.
-func (s *Store) Checkpoint(partition int) (int64, bool, error) {
+// SetCheckpoint records the changelog offset just after this batch's
+// marker. It is local bookkeeping and is not part of Changes.
+func (b *Batch) SetCheckpoint(cp Checkpoint) error {
+	return b.b.Set(key(b.partition, kindCheckpoint), encodeCheckpoint(cp.Next, cp.Epoch), nil)
+}
+
+// Checkpoint returns where the partition's local state stands against the
+// changelog, and whether it has a checkpoint.
+func (s *Store) Checkpoint(partition int) (Checkpoint, bool, error) {
 	v, closer, err := s.db.Get(key(partition, kindCheckpoint))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, false, nil
+		return Checkpoint{}, false, nil
 	}
 	if err != nil {
-		return 0, false, err
+		return Checkpoint{}, false, err
 	}
 	defer closer.Close()
-	return int64(binary.BigEndian.Uint64(v)), true, nil
+	cp := Checkpoint{Next: int64(binary.BigEndian.Uint64(v))}
+	if len(v) >= 16 {
+		cp.Epoch = int64(binary.BigEndian.Uint64(v[8:]))
+	}
+	return cp, true, nil
+}
+
+// SetCheckpoint records the partition's checkpoint outside a batch, after
+// a restore that applied nothing.
+func (s *Store) SetCheckpoint(partition int, cp Checkpoint) error {
+	return s.db.Set(key(partition, kindCheckpoint), encodeCheckpoint(cp.Next, cp.Epoch), pebble.Sync)
 }
 
 // HasState reports whether the store holds any key of the partition.
@@ -107,19 +146,23 @@ type Restore struct {
 	pending   []Change
 	batch     *pebble.Batch
 	applied   int64
+	epoch     int64
 	// Records counts the records applied so far, markers excluded.
 	Records int64
+	// Fenced counts the batches skipped because an instance that had lost
+	// the partition wrote them.
+	Fenced int
 }
 
 // restoreChunk is how many records go into one Pebble batch during a
 // restore.
 const restoreChunk = 20000
 
-// NewRestore starts a restore of the partition from changelog offset
-// from: 0 after DropPartition, or the local checkpoint to replay only the
+// NewRestore starts a restore of the partition from a checkpoint: the
+// zero Checkpoint after DropPartition, or the local one to replay only the
 // tail.
-func (s *Store) NewRestore(partition int, from int64) *Restore {
-	return &Restore{store: s, partition: partition, batch: s.db.NewBatch(), applied: from}
+func (s *Store) NewRestore(partition int, from Checkpoint) *Restore {
+	return &Restore{store: s, partition: partition, batch: s.db.NewBatch(), applied: from.Next, epoch: from.Epoch}
 }
 
 // Add takes one changelog record at offset. A marker applies the records
@@ -129,7 +172,16 @@ func (r *Restore) Add(offset int64, k, v []byte) error {
 	if !ok || p != r.partition {
 		return fmt.Errorf("restore partition %d: record at offset %d: %w", r.partition, offset, ErrForeignKey)
 	}
+	if isFence(k) {
+		r.epoch = max(r.epoch, offset)
+		return nil
+	}
 	if IsMarker(k) {
+		if len(v) >= 8 && int64(binary.BigEndian.Uint64(v)) < r.epoch {
+			r.pending = r.pending[:0]
+			r.Fenced++
+			return nil
+		}
 		return r.applyPending(offset + 1)
 	}
 	c := Change{Key: append([]byte(nil), k...), Deleted: len(v) == 0}
@@ -157,7 +209,7 @@ func (r *Restore) applyPending(next int64) error {
 	}
 	r.Records += int64(len(r.pending))
 	r.pending = r.pending[:0]
-	if err := r.batch.Set(key(r.partition, kindCheckpoint), binary.BigEndian.AppendUint64(nil, uint64(next)), nil); err != nil {
+	if err := r.batch.Set(key(r.partition, kindCheckpoint), encodeCheckpoint(next, r.epoch), nil); err != nil {
 		return err
 	}
 	r.applied = next
@@ -171,17 +223,23 @@ func (r *Restore) applyPending(next int64) error {
 	return nil
 }
 
-// Finish writes what is applied with a sync. Records after the last
-// marker, a batch cut short, are dropped and counted in discarded.
-func (r *Restore) Finish() (checkpoint int64, discarded int, err error) {
+// Finish writes what is applied with a sync and returns the checkpoint
+// reached at end: the changelog offset the restore read up to, with the
+// epoch of the latest fence. Records after the last marker, a batch cut
+// short, are dropped and counted in discarded.
+func (r *Restore) Finish(end int64) (cp Checkpoint, discarded int, err error) {
 	discarded = len(r.pending)
 	r.pending = nil
+	cp = Checkpoint{Next: end, Epoch: r.epoch}
+	if err := r.batch.Set(key(r.partition, kindCheckpoint), encodeCheckpoint(cp.Next, cp.Epoch), nil); err != nil {
+		return cp, discarded, err
+	}
 	err = r.batch.Commit(pebble.Sync)
 	_ = r.batch.Close()
 	if err != nil {
-		return 0, discarded, fmt.Errorf("restore partition %d: %w", r.partition, err)
+		return cp, discarded, fmt.Errorf("restore partition %d: %w", r.partition, err)
 	}
-	return r.applied, discarded, nil
+	return cp, discarded, nil
 }
 
 // Close discards an unfinished restore.
