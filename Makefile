@@ -7,7 +7,7 @@ STATICCHECK_VERSION := v0.8.2
 # Arguments for `make run`, for example RUN_ARGS="--once --summary s.json".
 RUN_ARGS ?=
 
-.PHONY: all deps build run test test-short lint bench clean
+.PHONY: all deps build run test test-short lint bench chaos clean
 
 all: build
 
@@ -38,6 +38,12 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 	$(BIN) bench --out bench/RESULTS.md
+
+# Two engine instances killed with SIGKILL at random points (10 kills) and
+# the broker restarted once during a replay of the MIMIC data, compared
+# with an uninterrupted run. Pass SEED=N to repeat a schedule.
+chaos: build
+	$(BIN) chaos --kills 10 $(if $(SEED),--seed $(SEED))
 
 clean:
 	rm -rf bin

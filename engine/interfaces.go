@@ -12,9 +12,12 @@ type Message struct {
 	Offset    int64
 	Key       []byte
 	Value     []byte
-	// Time is the broker's timestamp, which stands in for a reading's
-	// missing received_at.
+	// Time is the broker's timestamp, used as a reading's received_at when
+	// the reading has none.
 	Time time.Time
+	// HighWaterMark is the partition's end offset when the message was
+	// fetched, for the lag metric; 0 when unknown.
+	HighWaterMark int64
 }
 
 // Record is one output message. Outputs are keyed by patient id, so they

@@ -226,8 +226,15 @@ func (t *task) processOnce(work context.Context, msgs []Message, sweep bool) err
 	if err := b.Commit(); err != nil {
 		return err
 	}
+	hwm := map[string]int64{}
 	for _, m := range msgs {
 		t.next[m.Topic] = m.Offset + 1
+		hwm[m.Topic] = max(hwm[m.Topic], m.HighWaterMark)
+	}
+	for topic, end := range hwm {
+		if end > 0 {
+			e.metrics.lag(topic, t.partition, max(end-t.next[topic], 0))
+		}
 	}
 	if e.metrics != nil {
 		e.metrics.commitSeconds.Observe(time.Since(commitStarted).Seconds())

@@ -38,6 +38,7 @@ Usage:
   vytalwatch replay --file F [flags]           produce a vitals CSV to a topic
   vytalwatch broker [flags]                    run the embedded Kafka broker on 127.0.0.1 for local use
   vytalwatch bench [--out FILE]                measure throughput and memory, end to end and engine only
+  vytalwatch chaos [--kills N] [--seed S]      kill engines and restart the broker during a replay; compare with a clean run
   vytalwatch rules test RULES.yaml TESTS.yaml  run rule tests
   vytalwatch rules validate RULES.yaml         check a rule file
   vytalwatch rules backtest RULES.yaml --file DATA.csv [--json]
@@ -73,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBroker(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "chaos":
+		err = runChaos(ctx, args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("%w: unknown command %q; run vytalwatch -h for the commands", errUsage, args[0])
 	}

@@ -148,7 +148,7 @@ func (p *PartitionReader) Fetch(ctx context.Context) (engine.Message, error) {
 	}
 	return engine.Message{
 		Topic: m.Topic, Partition: m.Partition, Offset: m.Offset,
-		Key: m.Key, Value: m.Value, Time: m.Time,
+		Key: m.Key, Value: m.Value, Time: m.Time, HighWaterMark: m.HighWaterMark,
 	}, nil
 }
 
