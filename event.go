@@ -17,6 +17,9 @@ const (
 const (
 	TriggerReading = "reading"
 	TriggerTimer   = "timer"
+	// TriggerCareEvent is a time entry or claim arriving, which billing
+	// rules are evaluated on.
+	TriggerCareEvent = "care_event"
 )
 
 // AlertEvent is the JSON message on vitals.alerts, keyed by patient id.

@@ -39,6 +39,10 @@ type Reading struct {
 	Timezone      string      `json:"timezone,omitempty"`
 	EstimatedTime bool        `json:"estimated_time,omitempty"`
 	ManualEntry   bool        `json:"manual_entry,omitempty"`
+	// MeasuredOffset is the UTC offset, in seconds east, that measured_at
+	// was written with; MeasuredAt itself is UTC. Billing uses it for the
+	// local date when neither the profile nor the reading names a zone.
+	MeasuredOffset int `json:"-"`
 	// SourceRef locates the reading in its source, such as a CSV row id.
 	// It is for tracing only and is not part of the reading's identity.
 	SourceRef string `json:"source_ref,omitempty"`

@@ -210,6 +210,7 @@ func decodeTimes(w *wireReading, r *Reading, arrival time.Time, cfg ValidationCo
 			"measured_at %s is more than %s before received_at %s; check the device clock",
 			*w.MeasuredAt, cfg.MaxAge.Round(time.Hour), received.UTC().Format(time.RFC3339))
 	}
+	_, r.MeasuredOffset = measured.Zone()
 	r.MeasuredAt = measured.UTC()
 	r.ReceivedAt = received.UTC()
 	return nil

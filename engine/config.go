@@ -6,34 +6,39 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/billing"
 )
 
 // Topics names the engine's Kafka topics.
 type Topics struct {
-	Readings   string
-	Patients   string
-	Alerts     string
-	DeadLetter string
-	Changelog  string
-	Rules      string
+	Readings      string
+	Patients      string
+	CareEvents    string
+	Alerts        string
+	BillingEvents string
+	DeadLetter    string
+	Changelog     string
+	Rules         string
 }
 
 // DefaultTopics returns the standard topic names.
 func DefaultTopics() Topics {
 	return Topics{
-		Readings:   "vitals.readings",
-		Patients:   "vitals.patients",
-		Alerts:     "vitals.alerts",
-		DeadLetter: "vitals.deadletter",
-		Changelog:  "vitals.changelog",
-		Rules:      "vitals.rules",
+		Readings:      "vitals.readings",
+		Patients:      "vitals.patients",
+		CareEvents:    "vitals.care-events",
+		Alerts:        "vitals.alerts",
+		BillingEvents: "vitals.billing-events",
+		DeadLetter:    "vitals.deadletter",
+		Changelog:     "vitals.changelog",
+		Rules:         "vitals.rules",
 	}
 }
 
 // Inputs returns the co-partitioned input topics a task reads.
 func (t Topics) Inputs() []string {
 	var out []string
-	for _, name := range []string{t.Readings, t.Patients} {
+	for _, name := range []string{t.Readings, t.Patients, t.CareEvents} {
 		if name != "" {
 			out = append(out, name)
 		}
@@ -63,6 +68,8 @@ type Config struct {
 	// history and for tests that compare state between runs. Rules that
 	// depend on the clock then act on readings only.
 	DisableTimers bool
+	// Billing holds the practice's billing choices.
+	Billing billing.Config
 	// ShutdownTimeout bounds the final batch on shutdown. Defaults to 15s.
 	ShutdownTimeout time.Duration
 	// ProduceRetryMax caps the backoff between attempts to write outputs

@@ -108,10 +108,15 @@ func (p *Processor) evaluate(inst *rules.Instance, v *patientView, env rules.Env
 	if err != nil {
 		return err
 	}
-	if e.Trigger == vytalwatch.TriggerTimer && e.At.Before(st.LastReadingAt) {
+	if e.Trigger != vytalwatch.TriggerReading && e.At.Before(st.LastReadingAt) {
 		return nil
 	}
 
+	if inst.Rule.Kind == rules.KindBilling {
+		if env.Billing, err = p.billingEnv(v, e.At); err != nil {
+			return err
+		}
+	}
 	p.data.reset(p.batch, v.id, e.At, v.profile)
 	p.ctx.Set(&p.data, env)
 	started := time.Now()
@@ -186,8 +191,14 @@ func (p *Processor) emit(inst *rules.Instance, v *patientView, e rules.Evaluatio
 	case vytalwatch.AlertRenotified:
 		p.batch.AddCounter(CounterAlertsRenotified, 1)
 	}
-	p.metrics.alert(ev)
 	data, _ := json.Marshal(ev)
+	if inst.Rule.Kind == rules.KindBilling {
+		// Billing rules tell staff where a patient stands, not clinicians
+		// about a patient's health: their events go to billing.
+		p.out = append(p.out, Record{Topic: p.cfg.Topics.BillingEvents, Key: []byte(v.id), Value: data})
+		return
+	}
+	p.metrics.alert(ev)
 	p.out = append(p.out, Record{Topic: p.cfg.Topics.Alerts, Key: []byte(v.id), Value: data})
 }
 
@@ -361,4 +372,22 @@ func (p *Processor) HasClockConditions(b *state.Batch) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// evaluateBilling evaluates the billing rules for a patient after a care
+// event, at the event's arrival time: a logged call can take a month over
+// a threshold without any reading.
+func (p *Processor) evaluateBilling(v *patientView, at time.Time, eventID string) error {
+	age := ageOf(v, at)
+	for _, inst := range p.bound.Billing() {
+		if !inst.InScope(v.id, v.profile, age) {
+			continue
+		}
+		env := rules.Env{Reading: rules.ReadingEnv{Value: math.NaN(), At: at}, Patient: patientEnv(v, age)}
+		e := rules.Evaluation{At: at, Trigger: vytalwatch.TriggerCareEvent, ReadingID: eventID}
+		if err := p.evaluate(inst, v, env, e, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -43,7 +43,9 @@ func startCluster(t *testing.T) *cluster {
 	err = kafka.EnsureTopics(ctx, b.Brokers(), []kafka.Topic{
 		{Name: topics.Readings, Partitions: testPartitions},
 		{Name: topics.Patients, Partitions: testPartitions, Compact: true},
+		{Name: topics.CareEvents, Partitions: testPartitions},
 		{Name: topics.Alerts, Partitions: testPartitions},
+		{Name: topics.BillingEvents, Partitions: testPartitions},
 		{Name: topics.DeadLetter, Partitions: testPartitions},
 		{Name: topics.Changelog, Partitions: testPartitions, Compact: true},
 	})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/billing"
 	"github.com/vytalwatch/vytalwatch/rules"
 	"github.com/vytalwatch/vytalwatch/state"
 )
@@ -32,6 +33,13 @@ type Offline struct {
 	OnEvent func(vytalwatch.AlertEvent)
 	events  []vytalwatch.AlertEvent
 	dead    []vytalwatch.DeadLetter
+	// snapshots keeps the latest billing snapshot per patient and month.
+	snapshots map[string]billing.Snapshot
+	// billingEvents keeps the events of billing rules.
+	billingEvents []vytalwatch.AlertEvent
+	// ruleEvents keeps the events of every rule, clinical and billing, in
+	// the order the rules emitted them.
+	ruleEvents []vytalwatch.AlertEvent
 	// KeepEvents keeps emitted events for Events; on by default.
 	KeepEvents bool
 }
@@ -259,6 +267,7 @@ func (o *Offline) collect(out []Record) error {
 			}
 			if o.KeepEvents {
 				o.events = append(o.events, ev)
+				o.ruleEvents = append(o.ruleEvents, ev)
 			}
 		case o.cfg.Topics.DeadLetter:
 			var d vytalwatch.DeadLetter
@@ -266,9 +275,62 @@ func (o *Offline) collect(out []Record) error {
 				return fmt.Errorf("decode dead letter: %w", err)
 			}
 			o.dead = append(o.dead, d)
+		case o.cfg.Topics.BillingEvents:
+			if err := o.collectBilling(r.Value); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+func (o *Offline) collectBilling(value []byte) error {
+	var kind struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.Unmarshal(value, &kind); err != nil {
+		return fmt.Errorf("decode billing event: %w", err)
+	}
+	if kind.Kind != billing.SnapshotKind {
+		var ev vytalwatch.AlertEvent
+		if err := json.Unmarshal(value, &ev); err != nil {
+			return fmt.Errorf("decode billing rule event: %w", err)
+		}
+		o.billingEvents = append(o.billingEvents, ev)
+		o.ruleEvents = append(o.ruleEvents, ev)
+		return nil
+	}
+	var snap billing.Snapshot
+	if err := json.Unmarshal(value, &snap); err != nil {
+		return fmt.Errorf("decode billing snapshot: %w", err)
+	}
+	if o.snapshots == nil {
+		o.snapshots = map[string]billing.Snapshot{}
+	}
+	o.snapshots[snap.PatientID+" "+snap.Month.String()] = snap
+	return nil
+}
+
+// Snapshot returns the latest billing snapshot of a patient's month.
+func (o *Offline) Snapshot(patient string, m billing.Month) (billing.Snapshot, bool) {
+	s, ok := o.snapshots[patient+" "+m.String()]
+	return s, ok
+}
+
+// RuleEvents returns the events of every rule, clinical and billing, in
+// order.
+func (o *Offline) RuleEvents() []vytalwatch.AlertEvent { return o.ruleEvents }
+
+// BillingEvents returns the events of billing rules emitted so far.
+func (o *Offline) BillingEvents() []vytalwatch.AlertEvent { return o.billingEvents }
+
+// CareEvent queues a care event.
+func (o *Offline) CareEvent(ev billing.CareEvent, arrival time.Time) error {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return o.add(Message{Topic: o.cfg.Topics.CareEvents, Key: []byte(ev.PatientID), Value: data, Time: arrival})
 }
 
 // Events returns the alert events emitted so far, in order.

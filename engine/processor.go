@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/billing"
 	"github.com/vytalwatch/vytalwatch/rules"
 	"github.com/vytalwatch/vytalwatch/state"
 )
@@ -45,6 +46,11 @@ type patientRecord struct {
 	// SeenBefore its cutoff: dedupe entries before it are gone.
 	SweptDay   int64 `json:"swept_day"`
 	SeenBefore int64 `json:"seen_before,omitempty"`
+	// FirstDay and LastDay bound the patient's billing days with data,
+	// in days since 1970-01-01 in the patient's zone.
+	FirstDay    int32 `json:"first_day,omitempty"`
+	LastDay     int32 `json:"last_day,omitempty"`
+	HasFirstDay bool  `json:"has_first_day,omitempty"`
 }
 
 // patientView is a patient's record and profile, loaded once per batch.
@@ -79,6 +85,9 @@ type Processor struct {
 	batch    *state.Batch
 	patients map[string]*patientView
 	out      []Record
+	// dirtyMonths lists, per patient, the billing months to compute again
+	// at the end of the batch.
+	dirtyMonths map[string]map[billing.Month]bool
 }
 
 // NewProcessor returns a processor for one partition with the rule set.
@@ -175,6 +184,8 @@ func (p *Processor) applyMessage(m *Message) (err error) {
 		err = p.applyReading(m)
 	case p.cfg.Topics.Patients:
 		err = p.applyProfile(m)
+	case p.cfg.Topics.CareEvents:
+		err = p.applyCareEvent(m)
 	default:
 		err = fmt.Errorf("message from unexpected topic %q", m.Topic)
 	}
@@ -194,9 +205,13 @@ func (p *Processor) begin(b *state.Batch) {
 	p.batch = b
 	p.patients = map[string]*patientView{}
 	p.out = nil
+	p.dirtyMonths = nil
 }
 
 func (p *Processor) finish() ([]Record, error) {
+	if err := p.emitSnapshots(); err != nil {
+		return nil, fmt.Errorf("billing snapshots: %w", err)
+	}
 	for _, v := range p.patients {
 		if !v.dirty {
 			continue
@@ -294,6 +309,9 @@ func (p *Processor) applyReading(m *Message) error {
 		v.record.NewestAt, v.record.NewestID = at, id.String()
 	}
 	v.dirty = true
+	if err := p.recordBillingDay(v, &r); err != nil {
+		return err
+	}
 
 	if err := p.evaluateReading(v, &r, id); err != nil {
 		return err
@@ -394,14 +412,22 @@ func (p *Processor) applyProfile(m *Message) error {
 		return nil
 	}
 	p.batch.AddCounter(CounterProfiles, 1)
-	if err := p.batch.SetProfile(patient, m.Value); err != nil {
-		return err
-	}
+	// Load the patient before storing the new profile, to compare with the
+	// old one.
 	v, err := p.patient(patient)
 	if err != nil {
 		return err
 	}
+	if err := p.batch.SetProfile(patient, m.Value); err != nil {
+		return err
+	}
+	old := v.profile
 	v.profile = &prof
+	if old == nil || old.Timezone != prof.Timezone || old.EnrollmentDate != prof.EnrollmentDate {
+		// The zone decides the dates and the enrollment the periods, so
+		// every billing month of the patient may change.
+		return p.markAllMonths(v)
+	}
 	return nil
 }
 

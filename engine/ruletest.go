@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/billing"
 	"github.com/vytalwatch/vytalwatch/rules"
 )
 
@@ -77,6 +78,7 @@ func replayTest(set *rules.Set, tc rules.TestCase) ([]vytalwatch.AlertEvent, err
 	prof := vytalwatch.PatientProfile{
 		PatientID: patient, Timezone: tc.Patient.Timezone, Age: tc.Patient.Age,
 		Conditions: tc.Patient.Conditions, Thresholds: tc.Patient.Thresholds, News2Scale2: tc.Patient.News2Scale2,
+		EnrollmentDate: tc.Patient.EnrollmentDate,
 	}
 	if err := off.Profile(prof); err != nil {
 		return nil, err
@@ -100,7 +102,7 @@ func replayTest(set *rules.Set, tc rules.TestCase) ([]vytalwatch.AlertEvent, err
 			return nil, err
 		}
 	}
-	return off.Events(), nil
+	return off.RuleEvents(), nil
 }
 
 func applyStep(off *Offline, current *rules.Set, patient string, step rules.TestStep, at time.Time, i int) (*rules.Set, error) {
@@ -118,6 +120,19 @@ func applyStep(off *Offline, current *rules.Set, patient string, step rules.Test
 	case step.DeleteRule != "":
 		next := current.Without(step.DeleteRule)
 		return next, off.SetRules(next)
+	case step.TimeEntry != nil:
+		te := step.TimeEntry
+		id := te.ID
+		if id == "" {
+			id = fmt.Sprintf("entry-%d", i)
+		}
+		program := te.Program
+		if program == "" {
+			program = billing.ProgramRPM
+		}
+		entry := billing.TimeEntry{ID: id, PatientID: patient, StaffID: te.StaffID, Program: program,
+			StartedAt: at, Minutes: te.Minutes, Interactive: te.Interactive}
+		return current, off.CareEvent(billing.CareEvent{Kind: billing.CareTimeEntry, PatientID: patient, Entry: &entry}, at)
 	}
 	arrival := at
 	if step.ArrivedAt != "" {

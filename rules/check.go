@@ -62,7 +62,7 @@ func checkConfig() *conf.Config {
 // checkExpression parses and type-checks a user's expression. wantBool
 // requires a truth value (conditions, resets); otherwise any value will do
 // (message templates).
-func checkExpression(src string, wantBool bool) (usage, []exprProblem) {
+func checkExpression(src string, wantBool bool, kind string) (usage, []exprProblem) {
 	u := newUsage()
 	if strings.TrimSpace(src) == "" {
 		return u, []exprProblem{{offset: -1, message: "expression is empty"}}
@@ -72,7 +72,7 @@ func checkExpression(src string, wantBool bool) (usage, []exprProblem) {
 	if err != nil {
 		return u, []exprProblem{fromExprError(err)}
 	}
-	w := &walker{usage: u}
+	w := &walker{usage: u, billing: kind == KindBilling}
 	ast.Walk(&tree.Node, w)
 	if len(w.problems) > 0 {
 		return u, w.problems
@@ -130,6 +130,8 @@ func hintFor(message string) string {
 type walker struct {
 	usage    usage
 	problems []exprProblem
+	// billing allows billing.*, which only billing rules may read.
+	billing bool
 }
 
 func (w *walker) fail(n ast.Node, hint, format string, args ...any) {
@@ -157,7 +159,14 @@ const predicateHint = `windows are read through functions such as mean("heart_ra
 
 func (w *walker) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
-	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.StringNode, *ast.IdentifierNode,
+	case *ast.IdentifierNode:
+		if n.Value == "billing" {
+			if !w.billing {
+				w.fail(n, "set kind: billing on the rule", "billing.* is available to billing rules only")
+			}
+			w.usage.clock = true
+		}
+	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.StringNode,
 		*ast.MemberNode, *ast.UnaryNode, *ast.ArrayNode:
 	case *ast.PredicateNode, *ast.PointerNode, *ast.PairNode:
 		// These occur only inside a builtin call or a map literal, which

@@ -11,6 +11,27 @@ import (
 type Env struct {
 	Reading ReadingEnv `expr:"reading"`
 	Patient PatientEnv `expr:"patient"`
+	// Billing is filled in for billing rules only.
+	Billing BillingEnv `expr:"billing"`
+}
+
+// BillingEnv is where the patient stands against the CPT thresholds as of
+// the evaluation.
+type BillingEnv struct {
+	// Days counts the days with data in the current 30-day device period,
+	// up to the evaluation's date.
+	Days float64 `expr:"days"`
+	// DaysLeft counts the days of the period on which a reading could still
+	// add a day: the rest of the period, today included if it has no data
+	// yet.
+	DaysLeft float64 `expr:"days_left"`
+	// Minutes are the RPM minutes of the calendar month so far.
+	Minutes float64 `expr:"minutes"`
+	// Interactive is set once the month has a real-time interactive
+	// communication.
+	Interactive bool `expr:"interactive"`
+	// MonthDaysLeft counts the days of the calendar month after today.
+	MonthDaysLeft float64 `expr:"month_days_left"`
 }
 
 // ReadingEnv is the reading that triggered an evaluation. For evaluations

@@ -159,8 +159,8 @@ func (c *Compiled) stepPending(s *AlertState, patient string, e Evaluation) []Tr
 		return nil
 	}
 	key := "reading:" + e.ReadingID
-	if e.Trigger == vytalwatch.TriggerTimer {
-		key = "timer:" + s.PendingTrigger
+	if e.Trigger != vytalwatch.TriggerReading {
+		key = e.Trigger + ":" + s.PendingTrigger
 	}
 	return []Transition{c.fire(s, patient, e, key, false)}
 }
@@ -196,8 +196,8 @@ func (c *Compiled) stepFiring(s *AlertState, patient string, e Evaluation) []Tra
 // triggerKey names what caused an evaluation, for event ids: the reading,
 // or for the clock the patient's newest reading and the firing count.
 func (c *Compiled) triggerKey(s *AlertState, e Evaluation) string {
-	if e.Trigger == vytalwatch.TriggerTimer {
-		return "timer:" + e.ReadingID + ":" + strconv.Itoa(s.Fired)
+	if e.Trigger != vytalwatch.TriggerReading {
+		return e.Trigger + ":" + e.ReadingID + ":" + strconv.Itoa(s.Fired)
 	}
 	return "reading:" + e.ReadingID
 }

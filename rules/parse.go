@@ -161,9 +161,9 @@ func Compile(r Rule) (*Compiled, []Problem) {
 	checkMetrics(r, add)
 	checkScope(r, add)
 	u := newUsage()
-	problems = append(problems, checkField("condition", r.Condition, true, &u, r.Condition, 0)...)
+	problems = append(problems, checkField("condition", r.Condition, true, &u, r.Condition, 0, r.Kind)...)
 	if r.Reset != "" {
-		problems = append(problems, checkField("reset", r.Reset, true, &u, r.Reset, 0)...)
+		problems = append(problems, checkField("reset", r.Reset, true, &u, r.Reset, 0, r.Kind)...)
 	}
 	tmpl, open := parseTemplate(r.Message)
 	if open >= 0 {
@@ -171,7 +171,7 @@ func Compile(r Rule) (*Compiled, []Problem) {
 	} else {
 		for _, part := range tmpl.parts {
 			if part.expr {
-				problems = append(problems, checkField("message", part.text, false, &u, r.Message, part.offset)...)
+				problems = append(problems, checkField("message", part.text, false, &u, r.Message, part.offset, r.Kind)...)
 			}
 		}
 		c.template = tmpl
@@ -259,8 +259,8 @@ func checkScope(r Rule, add func(field, hint, format string, args ...any)) {
 // checkField checks one expression of a field. The expression starts at
 // character offset base of the field's whole text, which is where problems
 // are located.
-func checkField(field, src string, wantBool bool, u *usage, whole string, base int) []Problem {
-	fu, eps := checkExpression(src, wantBool)
+func checkField(field, src string, wantBool bool, u *usage, whole string, base int, kind string) []Problem {
+	fu, eps := checkExpression(src, wantBool, kind)
 	var out []Problem
 	for _, ep := range eps {
 		p := Problem{Field: field, Message: ep.message, Hint: ep.hint}

@@ -81,6 +81,7 @@ type Bound struct {
 	instances map[*Compiled]*Instance
 	byMetric  map[string][]*Instance
 	clock     []*Instance
+	billing   []*Instance
 }
 
 // Bind compiles every enabled rule of the set for ctx. prev, when not
@@ -106,6 +107,9 @@ func (s *Set) Bind(ctx *EvalContext, prev *Bound) (*Bound, error) {
 		if r.ClockDriven {
 			b.clock = append(b.clock, inst)
 		}
+		if r.Rule.Kind == KindBilling {
+			b.billing = append(b.billing, inst)
+		}
 	}
 	for m, list := range s.byMetric {
 		for _, r := range list {
@@ -122,6 +126,10 @@ func (b *Bound) ForMetric(metric string) []*Instance { return b.byMetric[metric]
 // ClockDriven returns the instances that timers evaluate, in rule id
 // order.
 func (b *Bound) ClockDriven() []*Instance { return b.clock }
+
+// Billing returns the billing rules' instances, which care events
+// trigger, in rule id order.
+func (b *Bound) Billing() []*Instance { return b.billing }
 
 // Instance returns the bound instance of a rule of the set.
 func (b *Bound) Instance(r *Compiled) *Instance { return b.instances[r] }

@@ -35,6 +35,8 @@ type TestPatient struct {
 	Conditions  []string           `yaml:"conditions"`
 	Thresholds  map[string]float64 `yaml:"thresholds"`
 	News2Scale2 bool               `yaml:"news2_scale2"`
+	// EnrollmentDate (YYYY-MM-DD) starts the billing episode.
+	EnrollmentDate string `yaml:"enrollment_date"`
 }
 
 // TestStep is a reading, or a rule change, at a time.
@@ -49,10 +51,22 @@ type TestStep struct {
 	MeasurementID string             `yaml:"measurement_id"`
 	// ArrivedAt is when the reading reached the engine; defaults to At.
 	ArrivedAt string `yaml:"arrived_at"`
+	// TimeEntry logs staff time at At, for billing rules.
+	TimeEntry *TestTimeEntry `yaml:"time_entry"`
 	// UpdateRule publishes a new definition of a rule at At.
 	UpdateRule *Rule `yaml:"update_rule"`
 	// DeleteRule deletes the rule with this id at At.
 	DeleteRule string `yaml:"delete_rule"`
+}
+
+// TestTimeEntry is time staff spent on the patient, starting at the
+// step's time.
+type TestTimeEntry struct {
+	ID          string `yaml:"entry_id"`
+	StaffID     string `yaml:"staff_id"`
+	Program     string `yaml:"program"`
+	Minutes     int    `yaml:"minutes"`
+	Interactive bool   `yaml:"interactive"`
 }
 
 // ExpectedEvent is one alert event a test expects. At is optional, for
@@ -87,8 +101,8 @@ func ParseTestFile(data []byte, source string) (*TestFile, error) {
 					return nil, fmt.Errorf("%s: readings[%d].arrived_at: %w", where, j, err)
 				}
 			}
-			if s.UpdateRule == nil && s.DeleteRule == "" && s.Metric == "" {
-				return nil, fmt.Errorf("%s: readings[%d] has no metric, update_rule or delete_rule", where, j)
+			if s.UpdateRule == nil && s.DeleteRule == "" && s.Metric == "" && s.TimeEntry == nil {
+				return nil, fmt.Errorf("%s: readings[%d] has no metric, time_entry, update_rule or delete_rule", where, j)
 			}
 		}
 		if tc.EvalAt != "" {

@@ -18,6 +18,9 @@ import (
 //	p <u16 partition> w <patient> <metric> <u64 at> <u64 seq> window sample
 //	p <u16 partition> d <patient> <u32 day> <16-byte id>      dedupe entry
 //	p <u16 partition> a <patient> <rule>                      alert state
+//	p <u16 partition> b <patient> <u32 date>                  billing day with data
+//	p <u16 partition> e <patient> <event id>                  care event (time entry, claim)
+//	p <u16 partition> q <patient> <scope>                     hash of the last billing snapshot sent
 //
 // Strings are length-prefixed (u16), so no id can run into the next field.
 // Times are Unix nanoseconds with the sign bit flipped, so that byte order
@@ -31,6 +34,9 @@ const (
 	kindSample  = 'w'
 	kindDedupe  = 'd'
 	kindAlert   = 'a'
+	kindDay     = 'b'
+	kindCare    = 'e'
+	kindSent    = 'q'
 )
 
 // ErrKeyTooLong is returned for ids that do not fit a key field.

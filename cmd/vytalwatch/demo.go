@@ -65,8 +65,9 @@ func standardTopics(t engine.Topics, partitions int) []kafka.Topic {
 	return []kafka.Topic{
 		{Name: t.Readings, Partitions: partitions},
 		{Name: t.Patients, Partitions: partitions, Compact: true},
-		{Name: "vitals.care-events", Partitions: partitions},
+		{Name: t.CareEvents, Partitions: partitions},
 		{Name: t.Alerts, Partitions: partitions},
+		{Name: t.BillingEvents, Partitions: partitions},
 		{Name: t.DeadLetter, Partitions: partitions},
 		{Name: t.Changelog, Partitions: partitions, Compact: true},
 		{Name: t.Rules, Partitions: 1, Compact: true},

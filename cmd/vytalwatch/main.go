@@ -37,6 +37,8 @@ Usage:
   vytalwatch engine [flags]                    run the engine against KAFKA_BROKERS
   vytalwatch replay --file F [flags]           produce a vitals CSV to a topic
   vytalwatch broker [flags]                    run the embedded Kafka broker on 127.0.0.1 for local use
+  vytalwatch billing report --readings R.csv --time-entries T.csv --patients P.csv --month 2026-03 [--json]
+                                               CPT eligibility per patient, device period and month
   vytalwatch bench [--out FILE]                measure throughput and memory, end to end and engine only
   vytalwatch chaos [--kills N] [--seed S]      kill engines and restart the broker during a replay; compare with a clean run
   vytalwatch rules test RULES.yaml TESTS.yaml  run rule tests
@@ -76,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "chaos":
 		err = runChaos(ctx, args[1:], stdout, stderr)
+	case "billing":
+		err = runBilling(args[1:], stdout, stderr)
 	default:
 		err = fmt.Errorf("%w: unknown command %q; run vytalwatch -h for the commands", errUsage, args[0])
 	}

@@ -78,7 +78,22 @@ func AppendPayload(dst []byte, row Row, receivedAt time.Time) []byte {
 		dst = append(dst, `,"source_ref":`...)
 		dst = appendJSONString(dst, row.SourceRowID)
 	}
+	if isTrue(row.ManualEntry) {
+		dst = append(dst, `,"manual_entry":true`...)
+	}
+	if isTrue(row.EstimatedTime) {
+		dst = append(dst, `,"estimated_time":true`...)
+	}
 	return append(dst, '}')
+}
+
+// isTrue reads a boolean column: true, 1 or yes, in any case.
+func isTrue(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "yes":
+		return true
+	}
+	return false
 }
 
 // Key returns the Kafka message key of row, which is its patient id, so
@@ -181,8 +196,10 @@ func appendMeasuredAt(dst []byte, text string) []byte {
 	if err != nil {
 		return appendJSONString(dst, text)
 	}
+	// The offset stays as written: billing falls back to it for the
+	// patient's local date when the profile has no time zone.
 	dst = append(dst, '"')
-	dst = measured.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = measured.AppendFormat(dst, time.RFC3339Nano)
 	return append(dst, '"')
 }
 

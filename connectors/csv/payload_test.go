@@ -296,11 +296,29 @@ func TestPayloadZeroReceivedAtOmitted(t *testing.T) {
 	}
 }
 
-func TestPayloadMeasuredAtInUTC(t *testing.T) {
+// TestPayloadMeasuredAtKeepsOffset checks that measured_at keeps the
+// offset it was written with, which billing uses for the local date when
+// a patient has no time zone.
+func TestPayloadMeasuredAtKeepsOffset(t *testing.T) {
 	row := csv.Row{PatientID: "p-1", Time: " 2026-03-10T08:15:00.000000001-05:00 ", Metric: "heart_rate", Value: "72"}
 	got := string(decodeFields(t, csv.Payload(row, time.Time{}))["measured_at"])
-	if want := `"2026-03-10T13:15:00.000000001Z"`; got != want {
+	if want := `"2026-03-10T08:15:00.000000001-05:00"`; got != want {
 		t.Errorf("measured_at = %s, want %s", got, want)
+	}
+}
+
+func TestPayloadManualAndEstimated(t *testing.T) {
+	row := csv.Row{PatientID: "p-1", Time: "2026-03-10T08:15:00Z", Metric: "weight_kg", Value: "80", Unit: "kg",
+		ManualEntry: "TRUE", EstimatedTime: "1"}
+	r, rej := vytalwatch.DecodeReading(csv.Payload(row, time.Time{}), mustParseTime(t, "2026-03-10T08:16:00Z"), vytalwatch.ValidationConfig{})
+	if rej != nil {
+		t.Fatal(rej)
+	}
+	if !r.ManualEntry {
+		t.Error("manual_entry is not set")
+	}
+	if !r.EstimatedTime {
+		t.Error("estimated_time is not set")
 	}
 }
 

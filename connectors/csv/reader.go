@@ -34,13 +34,15 @@ const (
 	ColumnDeviceID      = "device_id"
 	ColumnMeasurementID = "measurement_id"
 	ColumnTimezone      = "timezone"
+	ColumnManualEntry   = "manual_entry"
+	ColumnEstimatedTime = "estimated_time"
 )
 
 // requiredColumns lists the columns every file must have, in the order of
 // the canonical header.
 var requiredColumns = []string{ColumnPatientID, ColumnTime, ColumnMetric, ColumnValue, ColumnUnit, ColumnSourceRowID}
 
-var optionalColumns = []string{ColumnDeviceID, ColumnMeasurementID, ColumnTimezone}
+var optionalColumns = []string{ColumnDeviceID, ColumnMeasurementID, ColumnTimezone, ColumnManualEntry, ColumnEstimatedTime}
 
 // expectedHeader is the canonical header, quoted in header errors.
 var expectedHeader = strings.Join(requiredColumns, ",") + " (optional: " + strings.Join(optionalColumns, ", ") + ")"
@@ -60,6 +62,10 @@ type Row struct {
 	DeviceID      string
 	MeasurementID string
 	Timezone      string
+	// ManualEntry and EstimatedTime are "true" for a value typed in by hand
+	// and for a time the device estimated.
+	ManualEntry   string
+	EstimatedTime string
 }
 
 // columnIndex maps each known column to its field index in a record, or -1
@@ -67,6 +73,7 @@ type Row struct {
 type columnIndex struct {
 	patientID, time, metric, value, unit, sourceRowID int
 	deviceID, measurementID, timezone                 int
+	manualEntry, estimatedTime                        int
 }
 
 // Reader streams rows from a vitals CSV.
@@ -143,6 +150,8 @@ func indexHeader(header []string) (columnIndex, error) {
 		deviceID:      position(ColumnDeviceID),
 		measurementID: position(ColumnMeasurementID),
 		timezone:      position(ColumnTimezone),
+		manualEntry:   position(ColumnManualEntry),
+		estimatedTime: position(ColumnEstimatedTime),
 	}, nil
 }
 
@@ -200,6 +209,8 @@ func (r *Reader) makeRow(line int, record []string) Row {
 		DeviceID:      optionalField(record, c.deviceID),
 		MeasurementID: optionalField(record, c.measurementID),
 		Timezone:      optionalField(record, c.timezone),
+		ManualEntry:   optionalField(record, c.manualEntry),
+		EstimatedTime: optionalField(record, c.estimatedTime),
 	}
 }
 

@@ -1,0 +1,32 @@
+package billing
+
+import (
+	"time"
+)
+
+// PatientInfo is what billing needs from a patient's profile.
+type PatientInfo struct {
+	ID string
+	// Location is the patient's home zone, nil when the profile has none.
+	Location        *time.Location
+	EpisodeStart    Date
+	HasEpisodeStart bool
+}
+
+// Assemble gathers one patient's inputs from the observations of their
+// accepted, distinct readings, their time entries and the claims of
+// other practitioners.
+func Assemble(p PatientInfo, obs []Observation, entries []TimeEntry, claims []Claim) Inputs {
+	return Inputs{
+		PatientID: p.ID, Location: p.Location, EpisodeStart: p.EpisodeStart, HasEpisodeStart: p.HasEpisodeStart,
+		Days: DaysOf(obs, p.Location), Entries: entries, Claims: claims,
+	}
+}
+
+// Today returns the current date in the patient's zone, UTC when unknown.
+func Today(now time.Time, loc *time.Location) Date {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return DateOf(now, loc)
+}
