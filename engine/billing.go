@@ -281,8 +281,11 @@ func (p *Processor) emitSnapshot(v *patientView, in billing.Inputs, m billing.Mo
 	if err != nil {
 		return err
 	}
+	// How many snapshots a month goes through depends on where batch
+	// boundaries fall, so this is a metric, not a stored counter: state
+	// must come out the same however the input was batched.
 	p.out = append(p.out, Record{Topic: p.cfg.Topics.BillingEvents, Key: []byte(v.id), Value: data})
-	p.batch.AddCounter(CounterBillingSnapshots, 1)
+	p.metrics.snapshot()
 	return p.batch.SetSentHash(v.id, m.String(), hash)
 }
 

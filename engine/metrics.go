@@ -38,6 +38,7 @@ type Metrics struct {
 	restoreSeconds  prometheus.Histogram
 	restoreRecords  prometheus.Counter
 	restoreLeft     *prometheus.GaugeVec
+	snapshots       prometheus.Counter
 }
 
 // NewMetrics registers the engine metrics on reg.
@@ -108,7 +109,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.restoreLeft = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "vytalwatch_engine_restore_remaining_records", Help: "Changelog records a running restore has still to read, per partition.",
 	}, []string{"partition"})
-	reg.MustRegister(m.restoring, m.restoreSeconds, m.restoreRecords, m.restoreLeft)
+	m.snapshots = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "vytalwatch_engine_billing_snapshots_total", Help: "Billing eligibility snapshots sent because a patient-month changed.",
+	})
+	reg.MustRegister(m.restoring, m.restoreSeconds, m.restoreRecords, m.restoreLeft, m.snapshots)
 	reg.MustRegister(m.readingsTotal, m.deadLetters, m.alertsTotal, m.ruleErrors, m.ruleEvalSeconds,
 		m.batchSeconds, m.batchSize, m.commitSeconds, m.alertLatency, m.consumerLag, m.partitions,
 		m.droppedTotal, m.sweepsTotal, m.produceRetries, m.rebalancesTotal)
@@ -154,6 +158,12 @@ func (m *Metrics) ruleEval(d time.Duration) {
 func (m *Metrics) sweep() {
 	if m != nil {
 		m.sweepsTotal.Inc()
+	}
+}
+
+func (m *Metrics) snapshot() {
+	if m != nil {
+		m.snapshots.Inc()
 	}
 }
 

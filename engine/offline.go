@@ -33,8 +33,10 @@ type Offline struct {
 	OnEvent func(vytalwatch.AlertEvent)
 	events  []vytalwatch.AlertEvent
 	dead    []vytalwatch.DeadLetter
-	// snapshots keeps the latest billing snapshot per patient and month.
-	snapshots map[string]billing.Snapshot
+	// snapshots keeps the latest billing snapshot per patient and month,
+	// and snapshotsSent counts every snapshot.
+	snapshots     map[string]billing.Snapshot
+	snapshotsSent int
 	// billingEvents keeps the events of billing rules.
 	billingEvents []vytalwatch.AlertEvent
 	// ruleEvents keeps the events of every rule, clinical and billing, in
@@ -307,6 +309,7 @@ func (o *Offline) collectBilling(value []byte) error {
 	if o.snapshots == nil {
 		o.snapshots = map[string]billing.Snapshot{}
 	}
+	o.snapshotsSent++
 	o.snapshots[snap.PatientID+" "+snap.Month.String()] = snap
 	return nil
 }
@@ -320,6 +323,9 @@ func (o *Offline) Snapshot(patient string, m billing.Month) (billing.Snapshot, b
 // RuleEvents returns the events of every rule, clinical and billing, in
 // order.
 func (o *Offline) RuleEvents() []vytalwatch.AlertEvent { return o.ruleEvents }
+
+// SnapshotsSent returns how many billing snapshots were sent.
+func (o *Offline) SnapshotsSent() int { return o.snapshotsSent }
 
 // BillingEvents returns the events of billing rules emitted so far.
 func (o *Offline) BillingEvents() []vytalwatch.AlertEvent { return o.billingEvents }

@@ -171,6 +171,12 @@ func billingObservations(path string) (map[string][]billing.Observation, error) 
 	if err != nil {
 		return nil, err
 	}
+	return observationsOf(rows), nil
+}
+
+// observationsOf validates and dedupes rows as the engine does and
+// returns each patient's observations.
+func observationsOf(rows []csv.Row) map[string][]billing.Observation {
 	out := map[string][]billing.Observation{}
 	seen := map[string]bool{}
 	for _, row := range rows {
@@ -186,7 +192,7 @@ func billingObservations(path string) (map[string][]billing.Observation, error) 
 		seen[key] = true
 		out[r.PatientID] = append(out[r.PatientID], billing.ObservationOf(&r))
 	}
-	return out, nil
+	return out
 }
 
 func printBillingReport(w io.Writer, out billingReportOutput) {

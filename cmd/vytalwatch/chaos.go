@@ -9,15 +9,18 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/billing"
 	"github.com/vytalwatch/vytalwatch/connectors/csv"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
 	"github.com/vytalwatch/vytalwatch/connectors/kafkatest"
@@ -28,6 +31,10 @@ import (
 // chaosNow is the fixed present of chaos runs, so that both runs see the
 // same input bytes.
 var chaosNow = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+// snapshotToday is the "today" of engine snapshots: before every date,
+// so no period is reported closed.
+const snapshotToday = billing.Date(math.MinInt32)
 
 const chaosPartitions = 8
 
@@ -58,12 +65,27 @@ type chaosReport struct {
 	EventsExtra    int
 	DigestsDiffer  []int
 	CountersDiffer []string
+	// BillingMonths counts the patient-months of eligibility snapshots;
+	// BillingDiffer lists those that differ from the clean run, and
+	// OfflineDiffer those that differ from `billing report` on the input.
+	BillingMonths int
+	BillingDiffer []string
+	OfflineDiffer []string
 }
 
 // OK reports whether the chaos run ended exactly as the clean run.
 func (r chaosReport) OK() bool {
 	return r.Readings == r.ReadingsWant && r.EventsMissing == 0 && r.EventsExtra == 0 &&
-		len(r.DigestsDiffer) == 0 && len(r.CountersDiffer) == 0
+		len(r.DigestsDiffer) == 0 && len(r.CountersDiffer) == 0 && len(r.BillingDiffer) == 0 && len(r.OfflineDiffer) == 0
+}
+
+// BillingLine is the verdict on billing eligibility.
+func (r chaosReport) BillingLine() string {
+	if len(r.BillingDiffer) == 0 && len(r.OfflineDiffer) == 0 {
+		return fmt.Sprintf("chaos: billing eligibility of %d patient-months identical to the clean run and to billing report", r.BillingMonths)
+	}
+	return fmt.Sprintf("chaos: billing eligibility differs: %d patient-months from the clean run %v, %d from billing report %v",
+		len(r.BillingDiffer), r.BillingDiffer, len(r.OfflineDiffer), r.OfflineDiffer)
 }
 
 // Line is the one-line verdict.
@@ -117,6 +139,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("chaos run (seed %d, logs in %s): %w", cfg.seed, cfg.workDir, err)
 	}
 	fmt.Fprintln(stdout, rep.Line())
+	fmt.Fprintln(stdout, rep.BillingLine())
 	if !rep.OK() {
 		fmt.Fprintf(stderr, "chaos: the run differs from the uninterrupted one; repeat it with --seed %d (logs in %s)\n", cfg.seed, cfg.workDir)
 		return exitError{code: 1}
@@ -133,6 +156,8 @@ type chaosOutcome struct {
 	events   map[string]bool
 	digests  []string
 	counters map[string]int64
+	// billing holds the latest eligibility snapshot of each patient-month.
+	billing map[string]billing.Report
 }
 
 // chaosRun replays the input once without interruption and once while
@@ -179,7 +204,62 @@ func chaosRun(ctx context.Context, cfg chaosConfig) (chaosReport, error) {
 			rep.CountersDiffer = append(rep.CountersDiffer, fmt.Sprintf("%s %d/%d", name, got.counters[name], want.counters[name]))
 		}
 	}
+	rep.BillingMonths = len(got.billing)
+	rep.BillingDiffer = diffBilling(want.billing, got.billing)
+	// The offline report knows no arrival times, so the engine's flag of
+	// readings that arrived after their period closed is left out there.
+	rep.OfflineDiffer = diffBilling(offlineBilling(rows, got.billing), withoutFlag(got.billing, billing.FlagLateReading))
 	return rep, nil
+}
+
+// diffBilling lists the patient-months whose reports differ.
+func diffBilling(want, got map[string]billing.Report) []string {
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		a, _ := json.Marshal(want[k])
+		b, _ := json.Marshal(got[k])
+		if string(a) != string(b) {
+			out = append(out, k)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// withoutFlag returns copies of the reports with a period flag removed.
+func withoutFlag(reports map[string]billing.Report, flag string) map[string]billing.Report {
+	out := make(map[string]billing.Report, len(reports))
+	for k, r := range reports {
+		periods := make([]billing.DevicePeriod, len(r.Periods))
+		for i, p := range r.Periods {
+			p.Flags = slices.DeleteFunc(slices.Clone(p.Flags), func(f string) bool { return f == flag })
+			periods[i] = p
+		}
+		r.Periods = periods
+		out[k] = r
+	}
+	return out
+}
+
+// offlineBilling computes with the billing report's code the same
+// patient-months the engine sent snapshots of, from the input rows.
+func offlineBilling(rows []csv.Row, months map[string]billing.Report) map[string]billing.Report {
+	obs := observationsOf(rows)
+	out := map[string]billing.Report{}
+	for k, r := range months {
+		patient, month, _ := strings.Cut(k, " ")
+		m, err := billing.ParseMonth(month)
+		if err != nil {
+			continue
+		}
+		in := billing.Assemble(billing.PatientInfo{ID: r.PatientID}, obs[patient], nil, nil)
+		out[k] = billing.Compute(in, m, billing.Config{}, snapshotToday)
+	}
+	return out
 }
 
 func engineArgs(dataDir string) []string {
@@ -404,10 +484,25 @@ func waitCommitted(ctx context.Context, brokers []string, timeout time.Duration)
 // collectOutcome reads the alert events and rebuilds every partition from
 // the changelog into a fresh store: the state any instance would restore.
 func collectOutcome(ctx context.Context, brokers []string, dir string) (chaosOutcome, error) {
-	out := chaosOutcome{events: map[string]bool{}, counters: map[string]int64{}}
+	out := chaosOutcome{events: map[string]bool{}, counters: map[string]int64{}, billing: map[string]billing.Report{}}
 	msgs, err := kafka.ReadAll(ctx, brokers, engine.DefaultTopics().Alerts)
 	if err != nil {
 		return out, err
+	}
+	snaps, err := kafka.ReadAll(ctx, brokers, engine.DefaultTopics().BillingEvents)
+	if err != nil {
+		return out, err
+	}
+	for _, m := range snaps {
+		var s billing.Snapshot
+		if err := json.Unmarshal(m.Value, &s); err != nil {
+			return out, err
+		}
+		if s.Kind == billing.SnapshotKind {
+			// Snapshots of one patient share a partition, so the last one
+			// read is the newest.
+			out.billing[s.PatientID+" "+s.Month.String()] = s.Report
+		}
 	}
 	for _, m := range msgs {
 		var ev vytalwatch.AlertEvent

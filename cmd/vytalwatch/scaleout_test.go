@@ -38,8 +38,12 @@ func TestChaosShort(t *testing.T) {
 		t.Fatalf("seed %d: %v\n%s", seed, err, progress.String())
 	}
 	t.Log(rep.Line())
+	t.Log(rep.BillingLine())
 	if !rep.OK() {
-		t.Errorf("seed %d: %s\n%s", seed, rep.Line(), progress.String())
+		t.Errorf("seed %d: %s\n%s\n%s", seed, rep.Line(), rep.BillingLine(), progress.String())
+	}
+	if rep.BillingMonths == 0 {
+		t.Error("the chaos run compared no billing snapshots")
 	}
 	if rep.Kills != 3 || rep.BrokerRestarts != 1 {
 		t.Errorf("kills %d and broker restarts %d, want 3 and 1", rep.Kills, rep.BrokerRestarts)
