@@ -13,12 +13,12 @@ import (
 	"github.com/vytalwatch/vytalwatch/state"
 )
 
-// Billing in the engine: every qualifying reading marks a day with data
-// in the patient's zone, care events store time entries and claims, and
-// at the end of each batch the months whose decisions may have changed
-// are computed again with the billing package. A month's snapshot goes to
-// vitals.billing-events when its content differs from the last one sent,
-// so a replay after a crash sends nothing new.
+// Billing in the engine works in three steps. Every qualifying reading
+// marks a day with data in the patient's zone, and care events store time
+// entries and claims. At the end of each batch, the months whose decisions
+// may have changed are computed again with the billing package. A month's
+// snapshot goes to vitals.billing-events when its content differs from
+// the last one sent, so a replay after a crash sends nothing new.
 
 // Counter names of billing.
 const (
@@ -89,6 +89,7 @@ func (p *Processor) recordBillingDay(v *patientView, r *vytalwatch.Reading) erro
 	}
 	zone := zoneOr(v, obs.Location)
 	date := billing.DateOf(r.MeasuredAt, zone)
+
 	flags, ok, err := p.batch.BillingDay(v.id, int32(date))
 	if err != nil {
 		return err
@@ -114,6 +115,7 @@ func (p *Processor) recordBillingDay(v *patientView, r *vytalwatch.Reading) erro
 		v.record.LastDay = int32(date)
 		v.dirty = true
 	}
+
 	start, _ := episodeStart(v)
 	_, first, last := billing.PeriodOf(start, date)
 	if !ok && billing.DateOf(r.ReceivedAt, zone) > last {
@@ -302,8 +304,8 @@ func sortedMonths(set map[billing.Month]bool) []billing.Month {
 	return out
 }
 
-// billingEnv computes where the patient stands as of at, for billing
-// rules.
+// billingEnv computes the patient's position against the CPT thresholds
+// as of at, for billing rules.
 func (p *Processor) billingEnv(v *patientView, at time.Time) (rules.BillingEnv, error) {
 	var env rules.BillingEnv
 	zone := zoneOr(v, nil)

@@ -5,8 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -87,21 +88,9 @@ func runBillingReport(args []string, stdout, stderr io.Writer) error {
 // Readings go through the engine's own validation and dedupe, so a
 // rejected or duplicate reading counts no day here either.
 func loadBillingInputs(readingsPath, entriesPath, patientsPath, claimsPath string) ([]billing.Inputs, error) {
-	patients, err := readWith(patientsPath, csv.ReadPatients)
+	info, err := billingPatients(patientsPath)
 	if err != nil {
 		return nil, err
-	}
-	info := map[string]billing.PatientInfo{}
-	for _, p := range patients {
-		pi := billing.PatientInfo{ID: p.PatientID}
-		if p.Timezone != "" {
-			pi.Location, _ = vytalwatch.LoadLocation(p.Timezone)
-		}
-		if p.EpisodeStart != "" {
-			pi.EpisodeStart, _ = billing.ParseDate(p.EpisodeStart)
-			pi.HasEpisodeStart = true
-		}
-		info[p.PatientID] = pi
 	}
 	obs, err := billingObservations(readingsPath)
 	if err != nil {
@@ -119,6 +108,7 @@ func loadBillingInputs(readingsPath, entriesPath, patientsPath, claimsPath strin
 			return nil, err
 		}
 	}
+
 	ids := map[string]bool{}
 	for id := range info {
 		ids[id] = true
@@ -126,29 +116,47 @@ func loadBillingInputs(readingsPath, entriesPath, patientsPath, claimsPath strin
 	for id := range obs {
 		ids[id] = true
 	}
-	byPatient := map[string][]billing.TimeEntry{}
+	entriesOf := map[string][]billing.TimeEntry{}
 	for _, e := range entries {
 		ids[e.PatientID] = true
-		byPatient[e.PatientID] = append(byPatient[e.PatientID], e)
+		entriesOf[e.PatientID] = append(entriesOf[e.PatientID], e)
 	}
 	claimsOf := map[string][]billing.Claim{}
 	for _, c := range claims {
 		claimsOf[c.PatientID] = append(claimsOf[c.PatientID], c.Claim)
 	}
-	var order []string
-	for id := range ids {
-		order = append(order, id)
-	}
-	sort.Strings(order)
+
 	var out []billing.Inputs
-	for _, id := range order {
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		pi, ok := info[id]
 		if !ok {
 			pi = billing.PatientInfo{ID: id}
 		}
-		out = append(out, billing.Assemble(pi, obs[id], byPatient[id], claimsOf[id]))
+		out = append(out, billing.Assemble(pi, obs[id], entriesOf[id], claimsOf[id]))
 	}
 	return out, nil
+}
+
+// billingPatients reads the patients file: each patient's zone and
+// episode start.
+func billingPatients(path string) (map[string]billing.PatientInfo, error) {
+	patients, err := readWith(path, csv.ReadPatients)
+	if err != nil {
+		return nil, err
+	}
+	info := map[string]billing.PatientInfo{}
+	for _, p := range patients {
+		pi := billing.PatientInfo{ID: p.PatientID}
+		if p.Timezone != "" {
+			pi.Location, _ = vytalwatch.LoadLocation(p.Timezone)
+		}
+		if p.EpisodeStart != "" {
+			pi.EpisodeStart, _ = billing.ParseDate(p.EpisodeStart)
+			pi.HasEpisodeStart = true
+		}
+		info[p.PatientID] = pi
+	}
+	return info, nil
 }
 
 func readWith[T any](path string, read func(io.Reader) ([]T, error)) ([]T, error) {
