@@ -1,0 +1,295 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/engine"
+)
+
+// CareEventsTopic is the topic of monitoring time and interactive
+// communications, keyed by patient id.
+const CareEventsTopic = "vitals.care-events"
+
+// Patient is a patient's profile and care team. It has no name fields:
+// patients are known by id only.
+type Patient struct {
+	PatientID      string             `json:"patient_id"`
+	Timezone       string             `json:"timezone,omitempty"`
+	BirthDate      string             `json:"birth_date,omitempty"`
+	Conditions     []string           `json:"conditions"`
+	Thresholds     map[string]float64 `json:"thresholds"`
+	News2Scale2    bool               `json:"news2_scale2"`
+	EnrollmentDate string             `json:"enrollment_date,omitempty"`
+	CareTeam       []string           `json:"care_team"`
+	CreatedAt      time.Time          `json:"created_at"`
+	UpdatedAt      time.Time          `json:"updated_at"`
+}
+
+// Profile returns the message vitals.patients carries for the patient.
+func (p Patient) Profile() vytalwatch.PatientProfile {
+	return vytalwatch.PatientProfile{
+		PatientID: p.PatientID, Timezone: p.Timezone, BirthDate: p.BirthDate, Conditions: p.Conditions,
+		Thresholds: p.Thresholds, News2Scale2: p.News2Scale2, EnrollmentDate: p.EnrollmentDate,
+	}
+}
+
+// ErrUnknownUser is returned when a care team names a user that does not
+// exist.
+var ErrUnknownUser = errors.New("postgres: care team names an unknown user")
+
+const patientColumns = `patient_id, timezone, coalesce(to_char(birth_date, 'YYYY-MM-DD'), ''), conditions, thresholds,
+	news2_scale2, coalesce(to_char(enrollment_date, 'YYYY-MM-DD'), ''), created_at, updated_at,
+	array(SELECT user_id::text FROM care_team c WHERE c.patient_id = patients.patient_id ORDER BY user_id)`
+
+func scanPatient(row pgx.Row) (Patient, error) {
+	var p Patient
+	err := row.Scan(&p.PatientID, &p.Timezone, &p.BirthDate, &p.Conditions, &p.Thresholds, &p.News2Scale2,
+		&p.EnrollmentDate, &p.CreatedAt, &p.UpdatedAt, &p.CareTeam)
+	return p, notFound(err)
+}
+
+func normalizePatient(p *Patient) {
+	if p.Conditions == nil {
+		p.Conditions = []string{}
+	}
+	if p.Thresholds == nil {
+		p.Thresholds = map[string]float64{}
+	}
+}
+
+// CreatePatient stores a new patient with its care team and publishes the
+// profile. A taken patient id is ErrConflict.
+func (db *DB) CreatePatient(ctx context.Context, p Patient) (Patient, error) {
+	normalizePatient(&p)
+	var out Patient
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO patients (patient_id, timezone, birth_date, conditions, thresholds, news2_scale2, enrollment_date)
+			VALUES ($1, $2, NULLIF($3, '')::date, $4, $5, $6, NULLIF($7, '')::date)`,
+			p.PatientID, p.Timezone, p.BirthDate, p.Conditions, p.Thresholds, p.News2Scale2, p.EnrollmentDate)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("patient %s: %w", p.PatientID, ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("create patient: %w", err)
+		}
+		if err := replaceCareTeam(ctx, tx, p.PatientID, p.CareTeam); err != nil {
+			return err
+		}
+		out, err = publishPatient(ctx, tx, p.PatientID)
+		return err
+	})
+	return out, err
+}
+
+// UpdatePatient replaces a patient's profile (not its care team) and
+// publishes it.
+func (db *DB) UpdatePatient(ctx context.Context, p Patient) (Patient, error) {
+	normalizePatient(&p)
+	var out Patient
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE patients SET timezone = $2, birth_date = NULLIF($3, '')::date, conditions = $4,
+			thresholds = $5, news2_scale2 = $6, enrollment_date = NULLIF($7, '')::date, updated_at = now()
+			WHERE patient_id = $1`,
+			p.PatientID, p.Timezone, p.BirthDate, p.Conditions, p.Thresholds, p.News2Scale2, p.EnrollmentDate)
+		if err != nil {
+			return fmt.Errorf("update patient: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		out, err = publishPatient(ctx, tx, p.PatientID)
+		return err
+	})
+	return out, err
+}
+
+func publishPatient(ctx context.Context, tx pgx.Tx, id string) (Patient, error) {
+	p, err := scanPatient(tx.QueryRow(ctx, `SELECT `+patientColumns+` FROM patients WHERE patient_id = $1`, id))
+	if err != nil {
+		return p, err
+	}
+	data, err := json.Marshal(p.Profile())
+	if err != nil {
+		return p, err
+	}
+	return p, enqueue(ctx, tx, engine.DefaultTopics().Patients, []byte(id), data)
+}
+
+// DeletePatient deletes a patient and its care team and publishes a
+// tombstone. Alerts and readings of the patient stay.
+func (db *DB) DeletePatient(ctx context.Context, id string) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM patients WHERE patient_id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete patient: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		return enqueue(ctx, tx, engine.DefaultTopics().Patients, []byte(id), nil)
+	})
+}
+
+// GetPatient returns a patient.
+func (db *DB) GetPatient(ctx context.Context, id string) (Patient, error) {
+	return scanPatient(db.pool.QueryRow(ctx, `SELECT `+patientColumns+` FROM patients WHERE patient_id = $1`, id))
+}
+
+// ListPatients returns patients by id; with a member, only those whose
+// care team contains that user.
+func (db *DB) ListPatients(ctx context.Context, member string) ([]Patient, error) {
+	sql := `SELECT ` + patientColumns + ` FROM patients ORDER BY patient_id`
+	args := []any{}
+	if member != "" {
+		if !isUUID(member) {
+			return []Patient{}, nil
+		}
+		sql = `SELECT ` + patientColumns + ` FROM patients WHERE patient_id IN
+			(SELECT patient_id FROM care_team WHERE user_id = $1) ORDER BY patient_id`
+		args = append(args, member)
+	}
+	rows, err := db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list patients: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Patient, error) { return scanPatient(r) })
+}
+
+// SetCareTeam replaces a patient's care team.
+func (db *DB) SetCareTeam(ctx context.Context, patientID string, users []string) (Patient, error) {
+	var out Patient
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE patients SET updated_at = now() WHERE patient_id = $1`, patientID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		if err := replaceCareTeam(ctx, tx, patientID, users); err != nil {
+			return err
+		}
+		out, err = scanPatient(tx.QueryRow(ctx, `SELECT `+patientColumns+` FROM patients WHERE patient_id = $1`, patientID))
+		return err
+	})
+	return out, err
+}
+
+func replaceCareTeam(ctx context.Context, tx pgx.Tx, patientID string, users []string) error {
+	for _, u := range users {
+		if !isUUID(u) {
+			return fmt.Errorf("care team member %q: %w", u, ErrUnknownUser)
+		}
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM care_team WHERE patient_id = $1`, patientID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO care_team (patient_id, user_id) SELECT $1, u FROM unnest($2::uuid[]) u ON CONFLICT DO NOTHING`,
+		patientID, users)
+	if isForeignKeyViolation(err) {
+		return ErrUnknownUser
+	}
+	return err
+}
+
+// InCareTeam reports whether the user is on the patient's care team.
+func (db *DB) InCareTeam(ctx context.Context, patientID, userID string) (bool, error) {
+	if !isUUID(userID) {
+		return false, nil
+	}
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM care_team WHERE patient_id = $1 AND user_id = $2)`,
+		patientID, userID).Scan(&ok)
+	return ok, err
+}
+
+// CareTeamPatients returns the ids of the patients whose care team
+// contains the user.
+func (db *DB) CareTeamPatients(ctx context.Context, userID string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if !isUUID(userID) {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT patient_id FROM care_team WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list care team patients: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, err
+}
+
+// LatestReading is the newest reading of one metric of a patient.
+type LatestReading struct {
+	Metric     string    `json:"metric"`
+	Value      float64   `json:"value"`
+	Unit       string    `json:"unit"`
+	MeasuredAt time.Time `json:"measured_at"`
+	ReadingID  string    `json:"reading_id"`
+}
+
+// LatestReadings returns a patient's newest reading per metric, by metric.
+func (db *DB) LatestReadings(ctx context.Context, patientID string) ([]LatestReading, error) {
+	rows, err := db.pool.Query(ctx, `SELECT metric, value, unit, measured_at, reading_id FROM latest_readings
+		WHERE patient_id = $1 ORDER BY metric`, patientID)
+	if err != nil {
+		return nil, fmt.Errorf("read latest readings: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[LatestReading])
+}
+
+// CareEvent is monitoring time or an interactive communication that a
+// clinician logged for a patient.
+type CareEvent struct {
+	ID         string    `json:"id"`
+	PatientID  string    `json:"patient_id"`
+	UserID     string    `json:"user_id"`
+	Kind       string    `json:"kind"`
+	Minutes    int       `json:"minutes"`
+	OccurredAt time.Time `json:"occurred_at"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// AddCareEvent stores a care event and publishes it to vitals.care-events.
+func (db *DB) AddCareEvent(ctx context.Context, e CareEvent) (CareEvent, error) {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
+		// Lock the patient, so a concurrent delete cannot slip between
+		// the check and the insert.
+		var id string
+		if err := tx.QueryRow(ctx, `SELECT patient_id FROM patients WHERE patient_id = $1 FOR SHARE`, e.PatientID).Scan(&id); err != nil {
+			return notFound(err)
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO care_events (patient_id, user_id, kind, minutes, occurred_at)
+			VALUES ($1, $2, $3, $4, $5) RETURNING id, created_at`, e.PatientID, e.UserID, e.Kind, e.Minutes, e.OccurredAt).
+			Scan(&e.ID, &e.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("store care event: %w", err)
+		}
+		e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond)
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return enqueue(ctx, tx, CareEventsTopic, []byte(e.PatientID), data)
+	})
+	return e, err
+}
+
+// ListCareEvents returns a patient's care events, newest first.
+func (db *DB) ListCareEvents(ctx context.Context, patientID string) ([]CareEvent, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, patient_id, user_id, kind, minutes, occurred_at, created_at FROM care_events
+		WHERE patient_id = $1 ORDER BY occurred_at DESC, id`, patientID)
+	if err != nil {
+		return nil, fmt.Errorf("list care events: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[CareEvent])
+}
