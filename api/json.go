@@ -1,0 +1,72 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// decodeJSON reads the request body as one JSON value into v. Unknown
+// fields, trailing data, a wrong content type and a body over limit are
+// client errors, never 500s.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return problemf(probMediaType, "send the body as application/json, not %q", ct)
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonProblem(err, limit)
+	}
+	if err := dec.Decode(&struct{}{}); err != io.EOF {
+		if err == nil {
+			return problemf(probMalformed, "the body has more than one JSON value; send exactly one")
+		}
+		return jsonProblem(err, limit)
+	}
+	return nil
+}
+
+// jsonProblem maps a decoding error to a problem that names the field
+// or the position.
+func jsonProblem(err error, limit int64) *apiError {
+	var tooLarge *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return problemf(probTooLarge, "the body is larger than %d bytes; send less", limit)
+	case errors.Is(err, io.EOF):
+		return problemf(probMalformed, "the body is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return problemf(probMalformed, "the body ends in the middle of a JSON value; send complete JSON")
+	case errors.As(err, &syntax):
+		return problemf(probMalformed, "invalid JSON at byte %d: %v", syntax.Offset, syntax)
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return problemf(probMalformed, "field %s must be a JSON %s, not %s", field, typeErr.Type, typeErr.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return problemf(probMalformed, "%s; remove it (see /openapi.json for the fields)", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return problemf(probMalformed, "invalid JSON: %v", err)
+}
+
+// writeJSON answers with a JSON document.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	// An encoding error cannot change the status any more; the client
+	// sees a truncated body.
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Argon2id parameters: 64 MiB of memory, 3 passes, 2 lanes, a 16-byte
+// salt and a 32-byte key. They are stored in each hash, so raising them
+// later keeps old hashes verifiable.
+const (
+	argonMemoryKiB = 64 * 1024
+	argonTime      = 3
+	argonThreads   = 2
+	argonSaltLen   = 16
+	argonKeyLen    = 32
+)
+
+// Password length bounds, in characters. The maximum keeps hashing cheap
+// to reject; argon2 itself takes any length.
+const (
+	minPasswordLength = 12
+	maxPasswordLength = 256
+)
+
+// hashPassword returns the PHC-format argon2id hash of a password:
+// $argon2id$v=19$m=65536,t=3,p=2$<salt>$<key>, base64 without padding.
+func hashPassword(password string) string {
+	salt := make([]byte, argonSaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		panic(err)
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime, argonThreads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+}
+
+// verifyPassword reports whether password matches a hash from
+// hashPassword, comparing in constant time.
+func verifyPassword(password, encoded string) (bool, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false, errors.New("password hash is not in argon2id PHC format")
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false, fmt.Errorf("password hash has unsupported argon2 version %q", parts[2])
+	}
+	var memory, passes uint32
+	var threads uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &passes, &threads); err != nil {
+		return false, fmt.Errorf("password hash parameters %q: %w", parts[3], err)
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return false, fmt.Errorf("password hash salt: %w", err)
+	}
+	want, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(want) == 0 {
+		return false, fmt.Errorf("password hash key: %w", err)
+	}
+	got := argon2.IDKey([]byte(password), salt, passes, memory, threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// checkPassword returns the problem with a new password, or "".
+func checkPassword(password string) string {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case n < minPasswordLength:
+		return fmt.Sprintf("must be at least %d characters; a passphrase of several words is easiest", minPasswordLength)
+	case n > maxPasswordLength:
+		return fmt.Sprintf("must be at most %d characters", maxPasswordLength)
+	}
+	return ""
+}
+
+// dummyHash is verified against when a login names an unknown user, so
+// that unknown and known users take the same time to reject.
+var dummyHash = hashPassword("vytalwatch-no-such-user")
+
+// HashPassword returns the argon2id hash of a password in PHC format, for
+// tools that create users directly in the store.
+func HashPassword(password string) string { return hashPassword(password) }
