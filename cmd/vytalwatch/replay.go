@@ -15,8 +15,14 @@ import (
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
-// replayChunk is how many readings one produce call carries.
-const replayChunk = 5000
+// replayChunk is the most readings one produce call carries, and
+// replayChunkBytes the most payload bytes: kfake, like Kafka, rejects a
+// partition's batch over its 1 MiB message.max.bytes default, and a
+// chunk whose rows belong to few patients lands on few partitions.
+const (
+	replayChunk      = 5000
+	replayChunkBytes = 768 << 10
+)
 
 // loadRows reads a vitals CSV: a path, or "bundled:NAME" for a data set
 // built into the binary.
@@ -57,11 +63,17 @@ func bundledName(file string) (string, bool) {
 // clock as received_at.
 func replayRows(ctx context.Context, p engine.Producer, topic string, rows []csv.Row, clock engine.Clock, progress func(int)) error {
 	records := make([]engine.Record, 0, replayChunk)
-	for start := 0; start < len(rows); start += replayChunk {
+	for start := 0; start < len(rows); start += len(records) {
 		records = records[:0]
 		received := clock.Now()
+		size := 0
 		for _, row := range rows[start:min(start+replayChunk, len(rows))] {
-			records = append(records, engine.Record{Topic: topic, Key: csv.Key(row), Value: csv.Payload(row, received)})
+			value := csv.Payload(row, received)
+			if len(records) > 0 && size+len(value) > replayChunkBytes {
+				break
+			}
+			size += len(value)
+			records = append(records, engine.Record{Topic: topic, Key: csv.Key(row), Value: value})
 		}
 		if err := p.Produce(ctx, records); err != nil {
 			return fmt.Errorf("replay rows %d to %d: %w", start+1, start+len(records), err)
