@@ -66,7 +66,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	// Rule conditions contain < and >, which read better unescaped; the
+	// API serves no HTML.
+	enc.SetEscapeHTML(false)
 	// An encoding error cannot change the status any more; the client
 	// sees a truncated body.
-	_ = json.NewEncoder(w).Encode(v)
+	_ = enc.Encode(v)
 }

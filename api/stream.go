@@ -46,9 +46,10 @@ type subscriber struct {
 	// patients is the caller's care team patients, refreshed while the
 	// stream runs.
 	patients atomic.Pointer[map[string]bool]
-	// dropped is closed when the hub drops a subscriber that fell
-	// behind.
-	dropped chan struct{}
+	// closed is closed when the hub ends the stream, with reason set
+	// before: the client fell behind, or the server shuts down.
+	closed chan struct{}
+	reason string
 }
 
 // streamEvent is one alert event as the stream sends it.
@@ -183,15 +184,31 @@ func (h *Hub) publish(value []byte) {
 			h.delivered.Inc()
 		default:
 			h.dropped.Inc()
-			delete(h.subs, sub)
-			close(sub.dropped)
-			h.subscribers.Set(float64(len(h.subs)))
+			h.closeLocked(sub, "too slow: events were arriving faster than the client read them; reconnect")
 		}
 	}
 }
 
+// closeLocked ends a subscriber's stream. REQUIRES: h.mu held.
+func (h *Hub) closeLocked(sub *subscriber, reason string) {
+	delete(h.subs, sub)
+	sub.reason = reason
+	close(sub.closed)
+	h.subscribers.Set(float64(len(h.subs)))
+}
+
+// CloseAll ends every open stream, for server shutdown: the handlers
+// return, so the server need not wait for them.
+func (h *Hub) CloseAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		h.closeLocked(sub, "the server is shutting down; reconnect")
+	}
+}
+
 func (h *Hub) subscribe(all bool, patients map[string]bool) *subscriber {
-	sub := &subscriber{events: make(chan streamEvent, subscriberBuffer), all: all, dropped: make(chan struct{})}
+	sub := &subscriber{events: make(chan streamEvent, subscriberBuffer), all: all, closed: make(chan struct{})}
 	sub.patients.Store(&patients)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -260,8 +277,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-sub.dropped:
-			closeWith("too slow: events were arriving faster than the client read them; reconnect")
+		case <-sub.closed:
+			closeWith(sub.reason)
 			return
 		case ev := <-sub.events:
 			if !send("id: %s\nevent: alert\ndata: %s\n\n", ev.id, ev.data) {

@@ -33,6 +33,9 @@ type demoOptions struct {
 	now        string
 	rules      string
 	partitions int
+	// apiAddr is where the API listens; empty runs no API, Postgres or
+	// sinks.
+	apiAddr string
 }
 
 func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
@@ -48,8 +51,14 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.StringVar(&o.now, "now", "", "the present for rebasing and for the engine clock, RFC 3339 (default: the real time)")
 	fs.StringVar(&o.rules, "rules", "pack:standard", "rule file, or pack:NAME for a built-in pack")
 	fs.IntVar(&o.partitions, "partitions", 8, "partitions of each topic")
+	fs.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:8080", "address of the API, with a private PostgreSQL (or DATABASE_URL), the sinks and the outbox relay; empty disables them, and with --once they run only when this flag is given")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	apiAddrSet := false
+	fs.Visit(func(f *flag.Flag) { apiAddrSet = apiAddrSet || f.Name == "api-addr" })
+	if o.once && !apiAddrSet {
+		o.apiAddr = ""
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("%w: demo takes no arguments, got %q", errUsage, fs.Args())
@@ -138,6 +147,7 @@ type demo struct {
 	dataDir string
 	topics  engine.Topics
 	broker  *kafkatest.Broker
+	api     *demoAPI
 }
 
 func (d *demo) run(ctx context.Context) error {
@@ -152,6 +162,12 @@ func (d *demo) run(ctx context.Context) error {
 	d.logger.Info("embedded kafka broker started", "addr", broker.Addr(), "data_dir", d.dataDir, "rules", len(d.base))
 	if err := kafka.EnsureTopics(ctx, broker.Brokers(), standardTopics(d.topics, d.opts.partitions)); err != nil {
 		return err
+	}
+	if d.opts.apiAddr != "" {
+		if d.api, err = d.startAPI(ctx); err != nil {
+			return err
+		}
+		defer d.api.close()
 	}
 	clock := engine.NewOffsetClock(d.now)
 	producer := kafka.NewProducer(broker.Brokers())
@@ -239,6 +255,9 @@ func (d *demo) process(ctx context.Context, store *state.Store, producer *kafka.
 		}
 		fmt.Fprintf(d.stderr, "\ninput processed; the engine keeps running until interrupted (Ctrl-C).\n"+
 			"Publish rules to it with: KAFKA_BROKERS=%s vytalwatch rules publish RULES.yaml\n", d.broker.Addr())
+		if d.api != nil {
+			d.api.printHelp(d.stdout, d.broker.Addr())
+		}
 		<-ctx.Done()
 	}
 	stopProgress()

@@ -33,7 +33,13 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 const usage = `vytalwatch: a stream engine for remote patient monitoring
 
 Usage:
-  vytalwatch demo [flags]                      replay bundled data through an embedded broker and the engine
+  vytalwatch demo [flags]                      replay bundled data through an embedded broker and the engine,
+                                               with the API on 127.0.0.1:8080 on a private PostgreSQL
+  vytalwatch serve [flags]                     run the API against DATABASE_URL and KAFKA_BROKERS
+  vytalwatch sinks [flags]                     store alerts and latest readings in Postgres; publish the outbox
+  vytalwatch migrate                           apply the database migrations to DATABASE_URL
+  vytalwatch users create-admin --email E      create an administrator with a password and TOTP
+  vytalwatch totp code --secret S              print the current TOTP code of a secret
   vytalwatch engine [flags]                    run the engine against KAFKA_BROKERS
   vytalwatch replay --file F [flags]           produce a vitals CSV to a topic
   vytalwatch broker [flags]                    run the embedded Kafka broker on 127.0.0.1 for local use
@@ -78,6 +84,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "chaos":
 		err = runChaos(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
+	case "sinks":
+		err = runSinks(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], stdout, stderr)
+	case "users":
+		err = runUsers(ctx, args[1:], stdout, stderr)
+	case "totp":
+		err = runTOTP(args[1:], stdout, stderr)
 	case "billing":
 		err = runBilling(args[1:], stdout, stderr)
 	default:
