@@ -11,21 +11,25 @@ RUN_ARGS ?=
 
 all: build
 
+# Go modules, and the PostgreSQL server binaries from which the demo and
+# the tests start a private cluster (installed with apt-get when missing).
 deps:
 	$(GO) mod download
+	bash .ci/install-postgres.sh
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vytalwatch
 
 # The main job: the demo on the bundled MIMIC-III data. It prints the
-# summary once the input is processed and keeps running until Ctrl-C.
-run: build
+# summary once the input is processed, then serves the API on
+# 127.0.0.1:8080 and keeps running until Ctrl-C.
+run: deps build
 	$(BIN) demo $(RUN_ARGS)
 
-test:
+test: deps
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-test-short:
+test-short: deps
 	$(GO) test -short -count=1 ./...
 
 lint:
