@@ -72,8 +72,6 @@ func (c *child) stop(timeout time.Duration) error {
 	}
 }
 
-func (c *child) running() bool { return c.cmd != nil }
-
 // freePort returns a TCP port on 127.0.0.1 that is free now.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
