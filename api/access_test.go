@@ -45,7 +45,7 @@ func TestClinicianOutsideCareTeamGets404(t *testing.T) {
 			t.Errorf("%s %s by another clinician: status %d, want 404: %s", p.method, p.path, res.status, res.body)
 		}
 	}
-	// A patient that does not exist answers the same.
+	// A patient that does not exist gets the same response.
 	if res := e.do("GET", "/v1/patients/nobody", other, nil); res.status != http.StatusNotFound {
 		t.Errorf("missing patient: status %d, want 404", res.status)
 	}

@@ -1,12 +1,13 @@
 // Package api is VytalWatch's HTTP API: a chi router under /v1 for rules,
 // patients, alerts, users, invites, API keys, the audit log and device
-// ingest; authentication with Ed25519-signed JWT access tokens, rotating
-// refresh tokens, TOTP and hashed API keys; role and care-team
-// authorization; RFC 9457 problem documents; a live alert stream over
-// Server-Sent Events; and the OpenAPI 3.1 document at /openapi.json.
+// ingest. It authenticates with Ed25519-signed JWT access tokens,
+// rotating refresh tokens, TOTP and hashed API keys, and authorizes by
+// role and care team. Errors are RFC 9457 problem documents. It also
+// serves a live alert stream over Server-Sent Events and the OpenAPI 3.1
+// document at /openapi.json.
 //
 // Every read or change of patient data writes an audit record. A request
-// for a patient outside the caller's care team answers 404, as for a
+// for a patient outside the caller's care team gets a 404, as for a
 // patient that does not exist, so the API never reveals who else is
 // monitored.
 package api
@@ -132,7 +133,7 @@ type Deps struct {
 	DB *postgres.DB
 	// Producer writes ingested readings to Kafka.
 	Producer engine.Producer
-	// Hub feeds live alert streams; nil answers 503 on the stream.
+	// Hub feeds live alert streams. Without one the stream responds 503.
 	Hub    *Hub
 	Logger *slog.Logger
 	// Registry receives the API's metrics and is served at /metrics.

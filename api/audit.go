@@ -60,7 +60,7 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// errOutOfScope is the answer for a patient the caller may not see: the
+// errOutOfScope is the response for a patient the caller may not see: the
 // same 404 as for a patient that does not exist.
 func errOutOfScope(patientID string) *apiError {
 	return problemf(probNotFound, "no patient %q on your care team", patientID)
@@ -68,7 +68,7 @@ func errOutOfScope(patientID string) *apiError {
 
 // checkPatientAccess allows administrators every patient and clinicians
 // the patients of their care team. A denial is audited with outcome
-// denied and answered 404.
+// denied and responded to with 404.
 func (s *Server) checkPatientAccess(r *http.Request, patientID string, e auditEntry) error {
 	p := principalFrom(r.Context())
 	if p.Role == RoleAdmin {

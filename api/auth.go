@@ -156,7 +156,7 @@ func (s *Server) principalForKey(ctx context.Context, key string) (*Principal, e
 	return &Principal{KeyID: k.ID, Role: k.Role, ExpiresAt: k.ExpiresAt}, nil
 }
 
-// requireRoles answers 403 to callers whose role is not listed.
+// requireRoles responds 403 to callers whose role is not listed.
 func requireRoles(roles ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -28,9 +28,9 @@ type ingestResponse struct {
 
 // handleIngest takes one canonical reading or a list, validates each as
 // the engine does, and produces the accepted ones to vitals.readings,
-// keyed by patient id. When any reading is rejected the answer is 422
-// listing each rejection; the accepted readings of the request are
-// produced all the same, and the document says how many.
+// keyed by patient id. When any reading is rejected the response is 422
+// listing each rejection. The accepted readings of the request are
+// produced all the same, and the document states how many.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	if s.producer == nil {
 		s.fail(w, r, problemf(probUnavailable, "ingest is not configured on this instance; set KAFKA_BROKERS"))

@@ -61,7 +61,7 @@ func jsonProblem(err error, limit int64) *apiError {
 	return problemf(probMalformed, "invalid JSON: %v", err)
 }
 
-// writeJSON answers with a JSON document.
+// writeJSON writes a JSON response.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

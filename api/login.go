@@ -94,13 +94,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// loginDenied audits a failed login and answers it.
-func (s *Server) loginDenied(w http.ResponseWriter, r *http.Request, userID string, answer error) {
+// loginDenied audits a failed login and responds with the error.
+func (s *Server) loginDenied(w http.ResponseWriter, r *http.Request, userID string, response error) {
 	if err := s.audit(r, auditEntry{action: "auth.login", resourceType: "user", resourceID: userID, outcome: postgres.OutcomeDenied}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.fail(w, r, answer)
+	s.fail(w, r, response)
 }
 
 // startSession creates a session with a refresh token and issues the
@@ -116,8 +116,8 @@ func (s *Server) startSession(r *http.Request, u postgres.User, mfa bool) (token
 	if err != nil {
 		return resp, err
 	}
-	ctx := r.Context()
-	r = r.WithContext(withPrincipal(ctx, &Principal{UserID: u.ID, Role: u.Role}))
+	// The login is audited as the user it authenticated.
+	r = r.WithContext(withPrincipal(r.Context(), &Principal{UserID: u.ID, Role: u.Role}))
 	return resp, s.audit(r, auditEntry{action: "auth.login", resourceType: "user", resourceID: u.ID})
 }
 

@@ -42,7 +42,7 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// recoverPanics answers a panic with a 500 problem and logs it with the
+// recoverPanics responds to a panic with a 500 problem and logs it with the
 // request id; the client sees no details.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -15,8 +15,8 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, "ok\n")
 }
 
-// handleReady reports whether the database answers and the live stream
-// reads vitals.alerts: 200, or 503 with what is not ready.
+// handleReady reports whether the database responds and the live stream
+// reads vitals.alerts: 200, or 503 with the checks that failed.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

@@ -59,7 +59,7 @@ var (
 	probUnavailable  = problemKind{"unavailable", "Service unavailable", http.StatusServiceUnavailable}
 )
 
-// apiError is an error a handler returns to answer with a problem.
+// apiError is an error a handler returns to respond with a problem.
 type apiError struct {
 	kind   problemKind
 	detail string
@@ -70,7 +70,7 @@ type apiError struct {
 func (e *apiError) Error() string { return e.kind.title + ": " + e.detail }
 
 // problemf returns an error that becomes a problem of kind, with a detail
-// that says what was wrong and what to do.
+// that states what was wrong and what to do.
 func problemf(kind problemKind, format string, args ...any) *apiError {
 	return &apiError{kind: kind, detail: fmt.Sprintf(format, args...)}
 }
@@ -84,7 +84,7 @@ func invalid(errs ...FieldError) *apiError {
 	return &apiError{kind: probValidation, detail: strings.Join(parts, "; "), extend: func(p *Problem) { p.Errors = errs }}
 }
 
-// writeProblem answers with a problem document.
+// writeProblem writes a problem document response.
 func writeProblem(w http.ResponseWriter, r *http.Request, e *apiError) {
 	p := Problem{Type: problemBase + e.kind.slug, Title: e.kind.title, Status: e.kind.status, Detail: e.detail,
 		Instance: requestID(r.Context())}
@@ -100,8 +100,8 @@ func writeProblem(w http.ResponseWriter, r *http.Request, e *apiError) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-// fail answers a handler's error: an *apiError as its problem, anything
-// else as a 500 whose cause is logged, never shown.
+// fail responds to a handler's error: an *apiError with its problem,
+// anything else with a 500 whose cause is logged, never shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -112,7 +112,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, r, problemf(probInternal, "the server failed to handle the request; quote instance %s when reporting it", requestID(r.Context())))
 }
 
-// rateLimited answers 429; httprate has already set Retry-After.
+// rateLimited responds 429; httprate has already set Retry-After.
 func rateLimited(w http.ResponseWriter, r *http.Request) {
 	retry := w.Header().Get("Retry-After")
 	if _, err := strconv.Atoi(retry); err != nil {
@@ -122,7 +122,7 @@ func rateLimited(w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, r, problemf(probRateLimited, "rate limit exceeded; retry after %s seconds", retry))
 }
 
-// notFoundHandler and methodNotAllowed answer for paths and methods that
+// notFoundHandler and methodNotAllowed respond to paths and methods that
 // no route has.
 func notFoundHandler(w http.ResponseWriter, r *http.Request) {
 	writeProblem(w, r, problemf(probNotFound, "no resource at %s; see /openapi.json for the routes", r.URL.Path))

@@ -125,10 +125,10 @@ func TestValidationAnswers422WithProblems(t *testing.T) {
 }
 
 // TestMalformedInputNever5xx sends broken input to every route that
-// takes a body or parameters and checks that none answers 5xx.
+// takes a body or parameters and checks that no response is a 5xx.
 func TestMalformedInputNever5xx(t *testing.T) {
 	t.Parallel()
-	// Limits high enough that no request is answered 429 instead.
+	// Limits high enough that no request gets a 429 instead.
 	e := newEnv(t, envOptions{producer: &memProducer{}, cfg: api.Config{RateLimitIP: 1 << 20, RateLimitToken: 1 << 20, RateLimitLogin: 1 << 20}})
 	_, secret := e.adminWithTOTP("admin@example.org")
 	admin := e.login("admin@example.org", totpCode(t, secret, 0)).AccessToken

@@ -22,8 +22,8 @@ import (
 const subscriberBuffer = 256
 
 // Hub reads every partition of vitals.alerts from its end, not as a
-// consumer group, so every API instance sees every event, and fans the
-// events out to the live streams whose callers may see the patient.
+// consumer group, so every API instance receives every event. It fans
+// the events out to the live streams whose callers may see the patient.
 type Hub struct {
 	brokers []string
 	topic   string
@@ -226,8 +226,8 @@ func (h *Hub) unsubscribe(sub *subscriber) {
 
 // handleStream serves the live alert stream as Server-Sent Events:
 // "alert" events carry alert event JSON of the caller's care team
-// patients (every patient for administrators), "close" says why the
-// server ends the stream, and comments keep idle connections open. The
+// patients (every patient for administrators), "close" gives the reason
+// the server ends the stream, and comments keep idle connections open. The
 // token is checked at connect and every StreamCheckInterval after; the
 // stream ends when it expires or is revoked.
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {

@@ -33,8 +33,8 @@ type demoOptions struct {
 	now        string
 	rules      string
 	partitions int
-	// apiAddr is where the API listens; empty runs no API, Postgres or
-	// sinks.
+	// apiAddr is the API's listen address. Empty runs no API, Postgres
+	// or sinks.
 	apiAddr string
 }
 

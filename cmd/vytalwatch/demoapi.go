@@ -122,7 +122,7 @@ func seedAccount(ctx context.Context, db *postgres.DB, email, role string, withT
 	return account{id: u.ID, email: email, password: "(unchanged from an earlier run)", totpSecret: u.TOTPSecret}, nil
 }
 
-// printHelp tells how to use the demo's API.
+// printHelp prints how to reach the demo's API and log in.
 func (a *demoAPI) printHelp(w io.Writer, brokerAddr string) {
 	base := "http://" + a.stack.addr
 	var b strings.Builder

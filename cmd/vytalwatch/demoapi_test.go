@@ -46,7 +46,7 @@ func (b *syncBuffer) String() string {
 // TestDemoAPIEndToEnd runs the demo with its API, sinks and relay on a
 // fresh schema, creates a rule through the API, produces a reading
 // that breaks it, receives the alert on the live stream, acknowledges it
-// through the API, and sees the acknowledgement on the stream and in
+// through the API, and checks the acknowledgement on the stream and in
 // Postgres.
 func TestDemoAPIEndToEnd(t *testing.T) {
 	dir := t.TempDir()
@@ -145,8 +145,8 @@ func TestDemoAPIEndToEnd(t *testing.T) {
 	}()
 
 	// The rule reaches the engine through the outbox, the relay and the
-	// rules topic; until it does, readings pass without firing it, so
-	// each attempt sends a new reading.
+	// rules topic. Readings before that pass without firing it, so each
+	// attempt sends a new reading.
 	p := kafka.NewProducer([]string{broker})
 	defer p.Close()
 	var fired vytalwatch.AlertEvent

@@ -15,10 +15,10 @@ import (
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
-// replayChunk is the most readings one produce call carries, and
-// replayChunkBytes the most payload bytes: kfake, like Kafka, rejects a
-// partition's batch over its 1 MiB message.max.bytes default, and a
-// chunk whose rows belong to few patients lands on few partitions.
+// replayChunk is the maximum of readings one produce call carries, and
+// replayChunkBytes the maximum of payload bytes. kfake, like Kafka,
+// rejects a partition's batch over its 1 MiB message.max.bytes default,
+// and a chunk whose rows belong to few patients lands on few partitions.
 const (
 	replayChunk      = 5000
 	replayChunkBytes = 768 << 10

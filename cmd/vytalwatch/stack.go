@@ -24,7 +24,7 @@ import (
 // relay.
 type stackConfig struct {
 	brokers []string
-	// apiAddr is where the API listens; empty runs no API.
+	// apiAddr is the API's listen address. Empty runs no API.
 	apiAddr string
 	api     api.Config
 	sinks   bool

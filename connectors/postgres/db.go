@@ -64,7 +64,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*DB, error) {
 // Close closes the pool.
 func (db *DB) Close() { db.pool.Close() }
 
-// Ping checks that the database answers, for readiness probes.
+// Ping checks that the database responds, for readiness probes.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 
 // Pool returns the connection pool, for tests and tools.
