@@ -84,6 +84,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.InviteTTL, 7*24*time.Hour)
 	set(&c.StreamCheckInterval, time.Second)
 	set(&c.StreamHeartbeat, 15*time.Second)
+
 	if c.RateLimitIP == 0 {
 		c.RateLimitIP = 600
 	}
@@ -93,6 +94,7 @@ func (c Config) WithDefaults() Config {
 	if c.RateLimitLogin == 0 {
 		c.RateLimitLogin = 10
 	}
+
 	if c.BodyLimit == 0 {
 		c.BodyLimit = 1 << 20
 	}

@@ -41,6 +41,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+
 	now := s.now()
 	var records []engine.Record
 	var rejections []ingestRejection
@@ -63,6 +64,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 			entries = append(entries, auditEntry{action: "readings.ingest", resourceType: "reading", resourceID: reading.PatientID, patientID: reading.PatientID})
 		}
 	}
+
 	if err := s.producer.Produce(r.Context(), records); err != nil {
 		s.logger.Error("produce ingested readings failed", "error", err, "readings", len(records), "request_id", requestID(r.Context()))
 		s.fail(w, r, problemf(probUnavailable, "the readings could not be stored; retry the whole request"))

@@ -112,6 +112,7 @@ func (s *Server) handleUpdateRule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+
 	if rule.ID == "" {
 		rule.ID = id
 	}
@@ -123,6 +124,7 @@ func (s *Server) handleUpdateRule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, invalid(FieldError{"version", "is assigned by the server; leave it out"}))
 		return
 	}
+
 	c, problems := rules.Compile(rule)
 	if len(problems) > 0 {
 		s.fail(w, r, ruleProblems(problems))

@@ -96,12 +96,14 @@ func (s *Server) handleCreateInvite(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, invalid(errs...))
 		return
 	}
+
 	if req.Role == RoleAdmin {
 		if err := s.requireFreshTOTP(r); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
+
 	code := "inv_" + randomToken(24)
 	inv, err := s.db.CreateInvite(r.Context(), hashSecret(code), req.Role, principalFrom(r.Context()).UserID, s.now().Add(ttl))
 	if err != nil {

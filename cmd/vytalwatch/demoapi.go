@@ -50,6 +50,7 @@ func (d *demo) startAPI(ctx context.Context) (*demoAPI, error) {
 		}
 		a.cluster, databaseURL = cluster, cluster.URL()
 	}
+
 	db, err := openDatabase(ctx, databaseURL, true, d.logger)
 	if err != nil {
 		a.close()
@@ -60,6 +61,7 @@ func (d *demo) startAPI(ctx context.Context) (*demoAPI, error) {
 		a.close()
 		return nil, err
 	}
+
 	cfg, generated, problems := loadAPIConfig(nil)
 	if err := errors.Join(append(problems, envProblems...)...); err != nil {
 		a.close()
@@ -68,6 +70,7 @@ func (d *demo) startAPI(ctx context.Context) (*demoAPI, error) {
 	if generated {
 		d.logger.Info("api tokens are signed with a key generated at start; set VYTALWATCH_JWT_KEY to keep them valid across restarts")
 	}
+
 	a.stack, err = startStack(ctx, db, stackConfig{brokers: d.broker.Brokers(), apiAddr: d.opts.apiAddr, api: cfg,
 		sinks: true, relay: true, registry: prometheus.NewRegistry(), logger: d.logger})
 	if err != nil {

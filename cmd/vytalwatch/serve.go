@@ -49,6 +49,7 @@ func loadServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: serve takes no arguments, got %q", errUsage, fs.Args())
 	}
+
 	var problems []error
 	c.databaseURL = os.Getenv("DATABASE_URL")
 	if c.databaseURL == "" {
@@ -62,6 +63,7 @@ func loadServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		problems = append(problems, fmt.Errorf("API address %q is not host:port", c.addr))
 	}
+
 	c.api, c.keyGenerated, problems = loadAPIConfig(problems)
 	problems = append(problems, envProblems...)
 	if len(problems) > 0 {
@@ -142,6 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+
 	cfg := c.api.WithDefaults()
 	logger.Info("api starting", "addr", c.addr, "database", redactURL(c.databaseURL), "brokers", c.brokers, "migrate", c.migrate,
 		"relay", c.relay, "access_ttl", cfg.AccessTTL, "refresh_ttl", cfg.RefreshTTL, "rate_limit_ip", cfg.RateLimitIP,
@@ -149,6 +152,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if c.keyGenerated {
 		logger.Warn("VYTALWATCH_JWT_KEY is not set; using a key generated at start, so tokens stop working at restart and on other instances")
 	}
+
 	db, err := openDatabase(ctx, c.databaseURL, c.migrate, logger)
 	if err != nil {
 		return err
@@ -157,12 +161,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := kafka.EnsureTopics(ctx, c.brokers, standardTopics(engine.DefaultTopics(), envInt("VYTALWATCH_PARTITIONS", 8))); err != nil {
 		return err
 	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st, err := startStack(ctx, db, stackConfig{brokers: c.brokers, apiAddr: c.addr, api: c.api, relay: c.relay, registry: reg, logger: logger})
 	if err != nil {
 		return err
 	}
+
 	fmt.Fprintf(stdout, "API listening on http://%s (OpenAPI document at /openapi.json)\n", st.addr)
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)

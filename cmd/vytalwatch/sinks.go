@@ -26,6 +26,7 @@ func runSinks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+
 	var problems []error
 	databaseURL := os.Getenv("DATABASE_URL")
 	if databaseURL == "" {
@@ -39,11 +40,13 @@ func runSinks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: invalid configuration:\n  %w", errUsage, errors.Join(problems...))
 	}
+
 	logger, err := newLogger(stderr)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	logger.Info("sinks starting", "database", redactURL(databaseURL), "brokers", brokers, "group", *group, "relay", *relay)
+
 	db, err := openDatabase(ctx, databaseURL, *migrate, logger)
 	if err != nil {
 		return err
@@ -54,6 +57,7 @@ func runSinks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+
 	fmt.Fprintln(stdout, "sinks running; stop with Ctrl-C")
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -31,6 +31,7 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *email == "" || !strings.Contains(*email, "@") {
 		return fmt.Errorf("%w: users create-admin needs --email with an email address", errUsage)
 	}
+
 	databaseURL := os.Getenv("DATABASE_URL")
 	if databaseURL == "" {
 		return fmt.Errorf("%w: %w", errUsage, errors.New("DATABASE_URL is not set; give a PostgreSQL connection string"))
@@ -44,6 +45,7 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
+
 	acct, err := createAccount(ctx, db, strings.ToLower(strings.TrimSpace(*email)), api.RoleAdmin, true)
 	if err != nil {
 		return err
