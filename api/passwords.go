@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -83,8 +84,11 @@ func checkPassword(password string) string {
 }
 
 // dummyHash is verified against when a login names an unknown user, so
-// that unknown and known users take the same time to reject.
-var dummyHash = hashPassword("vytalwatch-no-such-user")
+// that unknown and known users take the same time to reject. It is
+// computed on first use, because hashing takes 64 MiB and a noticeable
+// fraction of a second, which every command of the binary would pay at
+// start.
+var dummyHash = sync.OnceValue(func() string { return hashPassword("vytalwatch-no-such-user") })
 
 // HashPassword returns the argon2id hash of a password in PHC format, for
 // tools that create users directly in the store.

@@ -62,6 +62,7 @@ func (d *demo) startAPI(ctx context.Context) (*demoAPI, error) {
 		return nil, err
 	}
 
+	envProblems = nil
 	cfg, generated, problems := loadAPIConfig(nil)
 	if err := errors.Join(append(problems, envProblems...)...); err != nil {
 		a.close()

@@ -38,6 +38,7 @@ type serveConfig struct {
 
 func loadServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 	var c serveConfig
+	envProblems = nil
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", envOr("VYTALWATCH_API_ADDR", "127.0.0.1:8080"), "address the API listens on (VYTALWATCH_API_ADDR)")
@@ -81,6 +82,19 @@ func loadAPIConfig(problems []error) (api.Config, bool, []error) {
 		RateLimitIP:    envInt("VYTALWATCH_RATE_LIMIT_IP", 600),
 		RateLimitToken: envInt("VYTALWATCH_RATE_LIMIT_TOKEN", 300),
 		RateLimitLogin: envInt("VYTALWATCH_RATE_LIMIT_LOGIN", 10),
+	}
+	// Zero fields of api.Config take defaults, so explicit zeros are
+	// rejected here.
+	for _, limit := range []struct {
+		name  string
+		value int
+	}{{"VYTALWATCH_RATE_LIMIT_IP", cfg.RateLimitIP}, {"VYTALWATCH_RATE_LIMIT_TOKEN", cfg.RateLimitToken}, {"VYTALWATCH_RATE_LIMIT_LOGIN", cfg.RateLimitLogin}} {
+		if limit.value < 1 {
+			problems = append(problems, fmt.Errorf("%s %d must be at least 1 request per minute", limit.name, limit.value))
+		}
+	}
+	if cfg.AccessTTL < time.Second || cfg.RefreshTTL < time.Second {
+		problems = append(problems, fmt.Errorf("VYTALWATCH_ACCESS_TTL %s and VYTALWATCH_REFRESH_TTL %s must be at least 1s", cfg.AccessTTL, cfg.RefreshTTL))
 	}
 	generated := false
 	key, err := loadSigningKey(os.Getenv("VYTALWATCH_JWT_KEY"))
