@@ -78,16 +78,32 @@ type DeadLetter struct {
 	Key       string    `json:"key,omitempty"`
 	ArrivedAt time.Time `json:"arrived_at"`
 	// Payload is the raw message when it is valid UTF-8; otherwise
-	// PayloadBase64 carries it.
-	Payload       string `json:"payload,omitempty"`
-	PayloadBase64 []byte `json:"payload_base64,omitempty"`
+	// PayloadBase64 carries it. Either holds at most MaxDeadLetterPayload
+	// bytes, with PayloadTruncated set when the message was longer.
+	Payload          string `json:"payload,omitempty"`
+	PayloadBase64    []byte `json:"payload_base64,omitempty"`
+	PayloadTruncated bool   `json:"payload_truncated,omitempty"`
+	PayloadBytes     int    `json:"payload_bytes"`
 }
+
+// MaxDeadLetterPayload bounds the raw payload a dead letter carries, so
+// that a dead letter always fits a broker's message size limit however
+// large the rejected message was.
+const MaxDeadLetterPayload = 64 << 10
 
 // NewDeadLetter builds the dead letter of a rejected message.
 func NewDeadLetter(rej *Rejection, topic string, partition int, offset int64, key, payload []byte, arrived time.Time) DeadLetter {
 	d := DeadLetter{
 		Reason: rej.Reason, Field: rej.Field, Value: rej.Value, Message: rej.Message,
 		Topic: topic, Partition: partition, Offset: offset, Key: string(key), ArrivedAt: arrived.UTC(),
+		PayloadBytes: len(payload),
+	}
+	if len(d.Key) > 1024 {
+		d.Key = d.Key[:1024]
+	}
+	if len(payload) > MaxDeadLetterPayload {
+		payload = payload[:MaxDeadLetterPayload]
+		d.PayloadTruncated = true
 	}
 	if utf8.Valid(payload) {
 		d.Payload = string(payload)

@@ -195,6 +195,14 @@ func decodeTimes(w *wireReading, r *Reading, arrival time.Time, cfg ValidationCo
 			return reject(ReasonInvalidTimestamp, "received_at", *w.ReceivedAt, "received_at %q is not RFC 3339 with an offset; omit it to use the broker's arrival time", *w.ReceivedAt)
 		}
 	}
+	// The broker's arrival time is the clock a sender cannot set, so a
+	// received_at ahead of it is not believed: otherwise a sender could
+	// pass any future measured_at by dating received_at with it.
+	if !arrival.IsZero() && received.After(arrival.Add(cfg.MaxFutureSkew)) {
+		return reject(ReasonTimestampInFuture, "received_at", *w.ReceivedAt,
+			"received_at %s is %s ahead of the broker's arrival time %s (at most %s allowed); check the sender's clock",
+			*w.ReceivedAt, received.Sub(arrival).Round(time.Second), arrival.UTC().Format(time.RFC3339), cfg.MaxFutureSkew)
+	}
 	if r.Timezone != "" {
 		if _, err := LoadLocation(r.Timezone); err != nil || r.Timezone == "Local" {
 			return reject(ReasonInvalidTimezone, "timezone", r.Timezone, "timezone %q is not an IANA zone name; use a name such as America/New_York, or omit it", r.Timezone)
@@ -286,7 +294,9 @@ func decodeValue(metric, prefix string, raw json.RawMessage, unitPtr *string) (f
 	if unit == "" && !spec.UnitOptional {
 		return 0, "", reject(ReasonMissingUnit, prefix+"unit", "", "unit is missing for %s; send one of %s", metric, strings.Join(spec.Units(), ", "))
 	}
-	if sentinelValues[value] {
+	// No-data codes matter only where a device measures a vital; a step
+	// count or battery level of 2047 is a real value.
+	if spec.Vital && sentinelValues[value] {
 		return 0, "", reject(ReasonSentinel, prefix+"value", fmt.Sprint(value), "value %g for %s is a device no-data code, not a measurement", value, metric)
 	}
 	converted, ok := spec.ToCanonical(value, unit)

@@ -400,3 +400,22 @@ func checkCanonical(t *testing.T, metric string, value float64, unit string) {
 		t.Fatalf("%s value %v is not a whole number", metric, value)
 	}
 }
+
+// TestReceivedAtAheadOfArrival checks that a sender cannot pass a future
+// measured_at by dating received_at with it: the broker's arrival time
+// bounds both.
+func TestReceivedAtAheadOfArrival(t *testing.T) {
+	payload := []byte(`{"patient_id":"g26","metric":"heart_rate","value":35,"unit":"bpm",` +
+		`"measured_at":"2099-01-01T00:00:00Z","received_at":"2099-01-01T00:00:00Z"}`)
+	arrival := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	_, rej := vytalwatch.DecodeReading(payload, arrival, vytalwatch.ValidationConfig{})
+	if rej == nil {
+		t.Fatal("a reading dated 2099 was accepted")
+	}
+	if rej.Reason != vytalwatch.ReasonTimestampInFuture {
+		t.Errorf("reason %q, want %q", rej.Reason, vytalwatch.ReasonTimestampInFuture)
+	}
+	if rej.Field != "received_at" {
+		t.Errorf("field %q, want received_at", rej.Field)
+	}
+}

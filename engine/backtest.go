@@ -44,11 +44,15 @@ type BacktestReading struct {
 	MeasuredAt time.Time // zero when unparseable; such rows still go through validation
 }
 
+// backtestMaxIdle bounds the clock time swept across a gap in the history.
+const backtestMaxIdle = 7 * 24 * time.Hour
+
 // Backtest replays readings through the rules with the engine's own
 // processor and no broker. The clock follows the history: it is the
 // newest measured_at seen so far, and clock-driven rules are evaluated
-// every timerStep of it (zero disables timers). Every rule of the set is
-// reported, including those that never fired.
+// every timerStep of it (zero disables timers), for at most a week into a
+// gap between readings. Every rule of the set is reported, including
+// those that never fired.
 func Backtest(set *rules.Set, history []BacktestReading, timerStep time.Duration) (*BacktestReport, error) {
 	off, err := NewOffline(Config{}, set, OfflineOptions{})
 	if err != nil {
@@ -60,14 +64,13 @@ func Backtest(set *rules.Set, history []BacktestReading, timerStep time.Duration
 	off.OnEvent = tally.add
 	off.TimerStep = timerStep
 
+	// Timers run at batch boundaries, up to the newest time the batch
+	// reached: a sweep then sees every reading measured before it, and
+	// the history is applied in batches, not one reading at a time.
+	off.MaxIdle = backtestMaxIdle
 	var watermark time.Time
 	for _, h := range history {
 		if h.MeasuredAt.After(watermark) {
-			if timerStep > 0 && !watermark.IsZero() {
-				if err := off.AdvanceTo(h.MeasuredAt.Add(-time.Nanosecond)); err != nil {
-					return nil, err
-				}
-			}
 			watermark = h.MeasuredAt
 		}
 		arrival := watermark
@@ -75,6 +78,16 @@ func Backtest(set *rules.Set, history []BacktestReading, timerStep time.Duration
 			arrival = time.Unix(0, 0)
 		}
 		if err := off.Reading(h.PatientID, h.Payload, arrival); err != nil {
+			return nil, err
+		}
+		if timerStep > 0 && off.Pending() == 0 && !watermark.IsZero() {
+			if err := off.AdvanceTo(watermark); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if timerStep > 0 && !watermark.IsZero() {
+		if err := off.AdvanceTo(watermark); err != nil {
 			return nil, err
 		}
 	}

@@ -26,6 +26,9 @@ type Record struct {
 	Topic string
 	Key   []byte
 	Value []byte
+	// Time, when set, is the record's timestamp; the broker's append time
+	// otherwise.
+	Time time.Time
 }
 
 // Consumer is group membership: each generation assigns this instance a

@@ -28,6 +28,11 @@ type Offline struct {
 	// TimerStep is the cadence of timer sweeps as the clock advances;
 	// zero disables timers.
 	TimerStep time.Duration
+	// MaxIdle, when set, bounds the clock time swept tick by tick across a
+	// gap in the input: past it the clock jumps to the end of the gap.
+	// Backtests over histories with years between readings need it, and
+	// lose only renotifications and silent-patient alerts deep in a gap.
+	MaxIdle time.Duration
 	lastSweep time.Time
 	// OnEvent, when set, receives each alert event as it is emitted.
 	OnEvent func(vytalwatch.AlertEvent)
@@ -160,6 +165,9 @@ func (o *Offline) AdvanceTo(t time.Time) error {
 		return err
 	}
 	if o.TimerStep > 0 && t.After(o.clock.T) {
+		if err := o.skipIdle(t); err != nil {
+			return err
+		}
 		b := o.store.NewCachedBatch(0, false, o.cache)
 		everyTick, err := o.proc.HasClockConditions(b)
 		b.Close()
@@ -180,6 +188,26 @@ func (o *Offline) AdvanceTo(t time.Time) error {
 	}
 	return nil
 }
+
+// skipIdle sweeps through the first MaxIdle of a longer gap before t and
+// then moves the clock to the last tick before t.
+func (o *Offline) skipIdle(t time.Time) error {
+	if o.MaxIdle <= 0 || t.Sub(o.clock.T) <= o.MaxIdle {
+		return nil
+	}
+	if err := o.AdvanceTo(o.clock.T.Add(o.MaxIdle)); err != nil {
+		return err
+	}
+	jump := o.firstTick(t).Add(-o.TimerStep)
+	if jump.After(o.clock.T) {
+		o.clock.T = jump
+		o.lastSweep = jump
+	}
+	return nil
+}
+
+// Pending returns how many queued messages wait for the next batch.
+func (o *Offline) Pending() int { return len(o.pending) }
 
 // firstTick returns the first multiple of TimerStep at or after t.
 func (o *Offline) firstTick(t time.Time) time.Time {

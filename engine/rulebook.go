@@ -50,8 +50,15 @@ func (b *RuleBook) Apply(key string, value []byte) error {
 	if c.Rule.Version < 1 {
 		return fmt.Errorf("rule %q on the rules topic has no version; published rules need version 1 or more", key)
 	}
-	if old, ok := b.published[key]; ok && old.Version() > c.Version() {
-		return fmt.Errorf("rule %q version %d is older than the running version %d; ignored", key, c.Version(), old.Version())
+	if old, ok := b.published[key]; ok {
+		switch {
+		case old.Version() > c.Version():
+			return fmt.Errorf("rule %q version %d is older than the running version %d; ignored", key, c.Version(), old.Version())
+		case old.Version() == c.Version() && old.Fingerprint != c.Fingerprint:
+			// Alert state and event ids belong to a version; two
+			// definitions under one number would mix them.
+			return fmt.Errorf("rule %q version %d was already published with another definition; publish changes as version %d", key, c.Version(), c.Version()+1)
+		}
 	}
 	b.published[key] = c
 	delete(b.deleted, key)

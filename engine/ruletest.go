@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,8 +43,12 @@ func runRuleTest(set *rules.Set, tc rules.TestCase) RuleTestResult {
 	for _, e := range tc.Expect {
 		res.Expected = append(res.Expected, expectedLine(e))
 	}
-	events, err := replayTest(set, tc)
+	events, rejected, err := replayTest(set, tc)
 	if err != nil {
+		res.Err = err
+		return res
+	}
+	if err := checkRejections(tc.ExpectRejected, rejected); err != nil {
 		res.Err = err
 		return res
 	}
@@ -59,7 +64,24 @@ func runRuleTest(set *rules.Set, tc rules.TestCase) RuleTestResult {
 	return res
 }
 
-func replayTest(set *rules.Set, tc rules.TestCase) ([]vytalwatch.AlertEvent, error) {
+// checkRejections compares the readings the engine refused with those
+// the test expects refused.
+func checkRejections(want []string, got []vytalwatch.DeadLetter) error {
+	var reasons []string
+	for _, d := range got {
+		reasons = append(reasons, d.Reason)
+	}
+	if slices.Equal(reasons, want) || (len(reasons) == 0 && len(want) == 0) {
+		return nil
+	}
+	var details []string
+	for _, d := range got {
+		details = append(details, d.Reason+" ("+d.Message+")")
+	}
+	return fmt.Errorf("readings rejected: %v, want %v: %s", reasons, want, strings.Join(details, "; "))
+}
+
+func replayTest(set *rules.Set, tc rules.TestCase) ([]vytalwatch.AlertEvent, []vytalwatch.DeadLetter, error) {
 	start := time.Unix(0, 0).UTC()
 	if len(tc.Readings) > 0 {
 		start, _ = rules.ParseTime(tc.Readings[0].At)
@@ -67,7 +89,7 @@ func replayTest(set *rules.Set, tc rules.TestCase) ([]vytalwatch.AlertEvent, err
 	cfg := Config{BatchSize: 1, TimerInterval: ruleTestStep}
 	off, err := NewOffline(cfg, set, OfflineOptions{Start: start.Add(-time.Nanosecond)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer off.Close()
 	off.TimerStep = ruleTestStep
@@ -81,28 +103,28 @@ func replayTest(set *rules.Set, tc rules.TestCase) ([]vytalwatch.AlertEvent, err
 		EnrollmentDate: tc.Patient.EnrollmentDate,
 	}
 	if err := off.Profile(prof); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	current := set
 	for i, step := range tc.Readings {
 		at, _ := rules.ParseTime(step.At)
 		if err := off.AdvanceTo(at.Add(-time.Nanosecond)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if current, err = applyStep(off, current, patient, step, at, i); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := off.Flush(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if tc.EvalAt != "" {
 		evalAt, _ := rules.ParseTime(tc.EvalAt)
 		if err := off.AdvanceTo(evalAt); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return off.RuleEvents(), nil
+	return off.RuleEvents(), off.DeadLetters(), nil
 }
 
 func applyStep(off *Offline, current *rules.Set, patient string, step rules.TestStep, at time.Time, i int) (*rules.Set, error) {

@@ -169,7 +169,7 @@ func (c *Compiled) stepFiring(s *AlertState, patient string, e Evaluation) []Tra
 	if e.Reset == operators.True {
 		t := Transition{
 			Kind:         vytalwatch.AlertResolved,
-			EventID:      vytalwatch.EventID(vytalwatch.AlertResolved, c.Rule.ID, strconv.Itoa(c.Version()), patient, s.FiredEventID),
+			EventID:      vytalwatch.EventID(vytalwatch.AlertResolved, c.Rule.ID, strconv.Itoa(c.Version()), c.Fingerprint, patient, s.FiredEventID),
 			At:           e.At,
 			FiredEventID: s.FiredEventID,
 		}
@@ -185,7 +185,7 @@ func (c *Compiled) stepFiring(s *AlertState, patient string, e Evaluation) []Tra
 	s.LastNotifiedAt = e.At
 	return []Transition{{
 		Kind: vytalwatch.AlertRenotified,
-		EventID: vytalwatch.EventID(vytalwatch.AlertRenotified, c.Rule.ID, strconv.Itoa(c.Version()), patient,
+		EventID: vytalwatch.EventID(vytalwatch.AlertRenotified, c.Rule.ID, strconv.Itoa(c.Version()), c.Fingerprint, patient,
 			s.FiredEventID, strconv.Itoa(s.Renotified)),
 		At:           e.At,
 		FiredEventID: s.FiredEventID,
@@ -203,7 +203,10 @@ func (c *Compiled) triggerKey(s *AlertState, e Evaluation) string {
 }
 
 func (c *Compiled) fire(s *AlertState, patient string, e Evaluation, key string, late bool) Transition {
-	id := vytalwatch.EventID(vytalwatch.AlertFired, c.Rule.ID, strconv.Itoa(c.Version()), patient, key)
+	// The fingerprint is part of the id, so that a definition changed
+	// without a new version number still never repeats an old event's id,
+	// which sinks would drop as a duplicate.
+	id := vytalwatch.EventID(vytalwatch.AlertFired, c.Rule.ID, strconv.Itoa(c.Version()), c.Fingerprint, patient, key)
 	s.Status = StatusFiring
 	s.FiredAt, s.FiredEventID = e.At, id
 	// Renotification counts from the newest time seen, so a late firing

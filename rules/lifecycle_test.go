@@ -461,11 +461,27 @@ func TestEventIDDeterminism(t *testing.T) {
 			t.Errorf("event %d: id %s for two versions", i, base[i])
 		}
 	}
+	// A definition changed without a new version number gets new ids.
+	changed := func() string {
+		r := testRule(`last("spo2") < 91`)
+		r.Version = 1
+		r.Renotify = "1h"
+		c := mustCompile(t, r)
+		s := rules.AlertState{Fingerprint: c.Fingerprint, Status: rules.StatusInactive}
+		return c.Step(&s, "p1", steps[0].evaluation())[0].EventID
+	}()
+	if changed == base[0] {
+		t.Errorf("fired id %s for two definitions of one version", changed)
+	}
 	// Version 0 means 1, so both give the same ids.
 	if implicit := run(0, "p1"); implicit[0] != base[0] {
 		t.Errorf("version 0: fired id %s, want the version 1 id %s", implicit[0], base[0])
 	}
-	want := vytalwatch.EventID(vytalwatch.AlertFired, "test-rule", "1", "p1", "reading:"+steps[0].evaluation().ReadingID)
+	r := testRule(`last("spo2") < 90`)
+	r.Version = 1
+	r.Renotify = "1h"
+	fp := mustCompile(t, r).Fingerprint
+	want := vytalwatch.EventID(vytalwatch.AlertFired, "test-rule", "1", fp, "p1", "reading:"+steps[0].evaluation().ReadingID)
 	if base[0] != want {
 		t.Errorf("fired id %s, want %s", base[0], want)
 	}

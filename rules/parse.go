@@ -287,7 +287,9 @@ func locatedProblem(p Problem, text string, offset int) Problem {
 }
 
 // fingerprint hashes the rule's canonical JSON.
+// An omitted version is version 1, so both give one fingerprint.
 func fingerprint(r Rule) string {
+	r.Version = max(r.Version, 1)
 	b, _ := json.Marshal(r)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])

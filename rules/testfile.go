@@ -25,6 +25,10 @@ type TestCase struct {
 	// timers fire.
 	EvalAt string          `yaml:"eval_at"`
 	Expect []ExpectedEvent `yaml:"expect"`
+	// ExpectRejected lists the rejection reasons of readings the engine
+	// must refuse, in order. A reading refused without being listed fails
+	// the test, so a typo in a test cannot pass as "no alert".
+	ExpectRejected []string `yaml:"expect_rejected"`
 }
 
 // TestPatient is the patient's profile.

@@ -67,6 +67,18 @@ func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
 			problems = append(problems, fmt.Errorf("http address %q is not host:port", c.httpAddr))
 		}
 	}
+	if c.partitions < 1 || c.partitions > 256 {
+		problems = append(problems, fmt.Errorf("partitions %d must be 1 to 256", c.partitions))
+	}
+	if c.session < time.Second {
+		problems = append(problems, fmt.Errorf("session timeout %s must be at least 1s", c.session))
+	}
+	cfg := engine.Config{BatchSize: c.batchSize, TimerInterval: c.timer}
+	if c.batchSize < 0 || c.timer < 0 {
+		problems = append(problems, fmt.Errorf("batch size %d and timer interval %s must not be negative", c.batchSize, c.timer))
+	} else if err := cfg.WithDefaults().Validate(); err != nil {
+		problems = append(problems, err)
+	}
 	problems = append(problems, envProblems...)
 	if len(problems) > 0 {
 		return c, fmt.Errorf("%w: invalid configuration:\n  %w", errUsage, errors.Join(problems...))

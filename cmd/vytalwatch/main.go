@@ -105,6 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case isFlagError(err):
+		// The flag package has printed the problem and the flags already.
+		return 2
 	case errors.As(err, &exit):
 		return exit.code
 	case errors.Is(err, errUsage):
@@ -126,9 +129,11 @@ func signalContext() (context.Context, context.CancelFunc) {
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-ch
+		sig := <-ch
+		slog.Info("shutdown requested; finishing the batch in hand (send the signal again to abort)", "signal", sig.String())
 		cancel()
-		<-ch
+		sig = <-ch
+		slog.Warn("second signal; aborting the drain, the batch in hand will be read again", "signal", sig.String())
 		if abortOnSecondSignal != nil {
 			abortOnSecondSignal()
 			return
@@ -156,17 +161,29 @@ func newLogger(w io.Writer) (*slog.Logger, error) {
 			format = "text"
 		}
 	}
+	var logger *slog.Logger
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		logger = slog.New(slog.NewTextHandler(w, opts))
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		logger = slog.New(slog.NewJSONHandler(w, opts))
+	default:
+		return nil, fmt.Errorf("VYTALWATCH_LOG_FORMAT %q is not text or json", format)
 	}
-	return nil, fmt.Errorf("VYTALWATCH_LOG_FORMAT %q is not text or json", format)
+	slog.SetDefault(logger)
+	return logger, nil
 }
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// isFlagError reports whether err came from parsing flags: an unknown
+// flag or a bad flag value, which is a usage error.
+func isFlagError(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "flag provided but not defined") || strings.HasPrefix(msg, "invalid value ") ||
+		strings.HasPrefix(msg, "flag needs an argument") || strings.HasPrefix(msg, "invalid boolean")
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -63,23 +64,34 @@ func bundledName(file string) (string, bool) {
 // clock as received_at.
 func replayRows(ctx context.Context, p engine.Producer, topic string, rows []csv.Row, clock engine.Clock, progress func(int)) error {
 	records := make([]engine.Record, 0, replayChunk)
-	for start := 0; start < len(rows); start += len(records) {
+	for next := 0; next < len(rows); {
+		start := next
 		records = records[:0]
 		received := clock.Now()
 		size := 0
-		for _, row := range rows[start:min(start+replayChunk, len(rows))] {
+		for ; next < len(rows) && len(records) < replayChunk; next++ {
+			row := rows[next]
 			value := csv.Payload(row, received)
+			if len(value) > kafka.MaxMessageBytes {
+				// No broker takes a message this large; the engine would
+				// reject it anyway, for its over-long fields.
+				slog.Warn("replay skips a row too large for a Kafka message", "line", row.Line, "bytes", len(value))
+				continue
+			}
 			if len(records) > 0 && size+len(value) > replayChunkBytes {
 				break
 			}
 			size += len(value)
-			records = append(records, engine.Record{Topic: topic, Key: csv.Key(row), Value: value})
+			// The record's timestamp is the replay clock too, so that the
+			// engine's arrival check agrees with received_at whatever
+			// present --now sets.
+			records = append(records, engine.Record{Topic: topic, Key: csv.Key(row), Value: value, Time: received})
 		}
 		if err := p.Produce(ctx, records); err != nil {
-			return fmt.Errorf("replay rows %d to %d: %w", start+1, start+len(records), err)
+			return fmt.Errorf("replay rows %d to %d: %w", start+1, next, err)
 		}
 		if progress != nil {
-			progress(start + len(records))
+			progress(next)
 		}
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 
 func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: rules needs a subcommand: test, validate or backtest", errUsage)
+		return fmt.Errorf("%w: rules needs a subcommand: test, validate, backtest or publish", errUsage)
 	}
 	switch args[0] {
 	case "test":

@@ -85,6 +85,10 @@ func runRulesPublish(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	current, err := publishedRules(ctx, brokers, *topic)
+	if err != nil {
+		return err
+	}
 	var records []engine.Record
 	if len(positional) == 1 {
 		list, err := rules.Load(positional[0], os.ReadFile)
@@ -92,19 +96,31 @@ func runRulesPublish(ctx context.Context, args []string, stdout, stderr io.Write
 			return err
 		}
 		for _, c := range list {
-			r := c.Rule
-			if r.Version == 0 {
-				r.Version = 1
+			r, publish, err := nextVersion(c.Rule, current[c.Rule.ID])
+			if err != nil {
+				return err
+			}
+			if !publish {
+				fmt.Fprintf(stdout, "%s version %d unchanged\n", r.ID, r.Version)
+				continue
 			}
 			data, err := json.Marshal(r)
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(stdout, "%s version %d\n", r.ID, r.Version)
 			records = append(records, engine.Record{Topic: *topic, Key: []byte(r.ID), Value: data})
 		}
 	}
 	for _, id := range deletes {
+		if _, ok := current[id]; !ok {
+			return fmt.Errorf("%w: no rule %q is published; nothing to delete", errUsage, id)
+		}
 		records = append(records, engine.Record{Topic: *topic, Key: []byte(id)})
+	}
+	if len(records) == 0 {
+		fmt.Fprintln(stdout, "nothing to publish")
+		return nil
 	}
 	p := kafka.NewProducer(brokers)
 	defer p.Close()
@@ -113,6 +129,64 @@ func runRulesPublish(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintf(stdout, "published %d rule changes to %s\n", len(records), *topic)
 	return nil
+}
+
+// publishedRules reads the rules topic whole and returns the published
+// rules by id.
+func publishedRules(ctx context.Context, brokers []string, topic string) (map[string]*rules.Compiled, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	book := map[string]*rules.Compiled{}
+	caughtUp := make(chan struct{})
+	done := make(chan struct{})
+	var mu sync.Mutex
+	go func() {
+		defer close(done)
+		_ = kafka.Follow(ctx, brokers, topic, caughtUp, func(key, value []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(value) == 0 {
+				delete(book, string(key))
+				return
+			}
+			if c, err := rules.ParseRuleJSON(value); err == nil {
+				book[string(key)] = c
+			}
+		})
+	}()
+	select {
+	case <-caughtUp:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("read the rules topic %s: %w", topic, ctx.Err())
+	}
+	cancel()
+	<-done
+	return book, nil
+}
+
+// nextVersion decides the version to publish a rule as. A rule without a
+// version gets the next one, or is skipped when its definition is the
+// published one; an explicit version must be newer than the published
+// one.
+func nextVersion(r rules.Rule, current *rules.Compiled) (rules.Rule, bool, error) {
+	if current == nil {
+		r.Version = max(r.Version, 1)
+		return r, true, nil
+	}
+	if r.Version != 0 {
+		if r.Version <= current.Version() {
+			return r, false, fmt.Errorf("%w: rule %s version %d is not newer than the published version %d; omit version to publish the next one",
+				errUsage, r.ID, r.Version, current.Version())
+		}
+		return r, true, nil
+	}
+	same := r
+	same.Version = current.Version()
+	if c, problems := rules.Compile(same); len(problems) == 0 && c.Fingerprint == current.Fingerprint {
+		return same, false, nil
+	}
+	r.Version = current.Version() + 1
+	return r, true, nil
 }
 
 // stringList is a repeatable string flag.

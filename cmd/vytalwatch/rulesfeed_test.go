@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,5 +186,51 @@ func TestRulesTopicLifecycle(t *testing.T) {
 	}
 	if ruleErrors != 1 {
 		t.Errorf("rule_errors:broken = %d, want 1", ruleErrors)
+	}
+}
+
+// TestRulesPublishVersions publishes a file three times: the first gets
+// version 1, an edited definition without a version gets version 2, and
+// an unchanged one is not published again.
+func TestRulesPublishVersions(t *testing.T) {
+	b, err := kafkatest.Start(kafkatest.Options{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	if err := kafka.EnsureTopics(ctx, b.Brokers(), []kafka.Topic{{Name: engine.DefaultTopics().Rules, Partitions: 1, Compact: true}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KAFKA_BROKERS", b.Addr())
+	path := filepath.Join(t.TempDir(), "r.yaml")
+	publish := func(threshold string) string {
+		t.Helper()
+		text := "rules:\n  - id: sbp-high\n    name: Systolic high\n    severity: high\n    metrics: [systolic_bp]\n" +
+			"    condition: last(\"systolic_bp\") >= " + threshold + "\n"
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"rules", "publish", path}, &stdout, &stderr); code != 0 {
+			t.Fatalf("publish exited %d: %s", code, stderr.String())
+		}
+		return strings.TrimSpace(strings.Split(stdout.String(), "\n")[0])
+	}
+	if got := publish("160"); got != "sbp-high version 1" {
+		t.Errorf("first publish: %q", got)
+	}
+	if got := publish("170"); got != "sbp-high version 2" {
+		t.Errorf("edited publish: %q", got)
+	}
+	if got := publish("170"); got != "sbp-high version 2 unchanged" {
+		t.Errorf("unchanged publish: %q", got)
+	}
+	current, err := publishedRules(ctx, b.Brokers(), engine.DefaultTopics().Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := current["sbp-high"]; r == nil || r.Version() != 2 || r.Rule.Condition != `last("systolic_bp") >= 170` {
+		t.Errorf("published rule: %+v", r)
 	}
 }

@@ -10,6 +10,10 @@ import (
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
+// MaxMessageBytes bounds one produce batch per partition, under the
+// brokers' default message.max.bytes of 1 MiB with room for headers.
+const MaxMessageBytes = 900 << 10
+
 // Producer writes records with acknowledgement from all in-sync replicas.
 // Keyed records are partitioned with murmur2, as Java clients do, so that
 // a patient's outputs land on the partition number of the patient's input.
@@ -26,8 +30,11 @@ func NewProducer(brokers []string) *Producer {
 		// A short batch timeout: callers wait for their records, and the
 		// default of one second would stall every engine batch.
 		BatchTimeout: 2 * time.Millisecond,
-		BatchSize:    5000,
-		BatchBytes:   16 << 20,
+		BatchSize: 5000,
+		// Brokers reject a partition's batch over message.max.bytes, 1 MiB
+		// by default in Kafka and in the embedded broker; a retry would
+		// fail the same way forever.
+		BatchBytes: MaxMessageBytes,
 		MaxAttempts:  3,
 		WriteTimeout: 10 * time.Second,
 		ReadTimeout:  10 * time.Second,
@@ -41,7 +48,7 @@ func (p *Producer) Produce(ctx context.Context, records []engine.Record) error {
 	}
 	msgs := make([]kafkago.Message, len(records))
 	for i, r := range records {
-		msgs[i] = kafkago.Message{Topic: r.Topic, Key: r.Key, Value: r.Value}
+		msgs[i] = kafkago.Message{Topic: r.Topic, Key: r.Key, Value: r.Value, Time: r.Time}
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("produce %d records: %w", len(records), err)
