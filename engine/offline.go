@@ -32,7 +32,7 @@ type Offline struct {
 	// gap in the input: past it the clock jumps to the end of the gap.
 	// Backtests over histories with years between readings need it, and
 	// lose only renotifications and silent-patient alerts deep in a gap.
-	MaxIdle time.Duration
+	MaxIdle   time.Duration
 	lastSweep time.Time
 	// OnEvent, when set, receives each alert event as it is emitted.
 	OnEvent func(vytalwatch.AlertEvent)

@@ -30,11 +30,11 @@ func NewProducer(brokers []string) *Producer {
 		// A short batch timeout: callers wait for their records, and the
 		// default of one second would stall every engine batch.
 		BatchTimeout: 2 * time.Millisecond,
-		BatchSize: 5000,
+		BatchSize:    5000,
 		// Brokers reject a partition's batch over message.max.bytes, 1 MiB
 		// by default in Kafka and in the embedded broker; a retry would
 		// fail the same way forever.
-		BatchBytes: MaxMessageBytes,
+		BatchBytes:   MaxMessageBytes,
 		MaxAttempts:  3,
 		WriteTimeout: 10 * time.Second,
 		ReadTimeout:  10 * time.Second,
