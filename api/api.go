@@ -66,8 +66,11 @@ type Config struct {
 	// StreamHeartbeat is how often an idle live stream sends a comment.
 	// Defaults to 15s.
 	StreamHeartbeat time.Duration
-	Topics          engine.Topics
-	Validation      vytalwatch.ValidationConfig
+	// PasswordParams are the argon2id costs of new password hashes; zero
+	// takes DefaultPasswordParams. Tests lower them to save time.
+	PasswordParams PasswordParams
+	Topics         engine.Topics
+	Validation     vytalwatch.ValidationConfig
 }
 
 // WithDefaults returns the config with zero fields set to defaults.
@@ -101,6 +104,7 @@ func (c Config) WithDefaults() Config {
 	if c.BacktestBodyLimit == 0 {
 		c.BacktestBodyLimit = 16 << 20
 	}
+	c.PasswordParams = c.PasswordParams.withDefaults()
 	if c.Topics == (engine.Topics{}) {
 		c.Topics = engine.DefaultTopics()
 	}
@@ -126,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.BodyLimit < 1024 || c.BacktestBodyLimit < c.BodyLimit {
 		errs = append(errs, fmt.Errorf("body limits %d and %d (backtest) must be at least 1024 bytes, the backtest one no smaller", c.BodyLimit, c.BacktestBodyLimit))
+	}
+	if p := c.PasswordParams; p.Iterations < 1 || p.Threads < 1 || p.MemoryKiB < 8*uint32(p.Threads) {
+		errs = append(errs, fmt.Errorf("password params %+v: need at least 1 pass, 1 lane and 8 KiB per lane", p))
 	}
 	return errors.Join(errs...)
 }

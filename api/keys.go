@@ -30,6 +30,8 @@ const (
 
 // apiKeyRoles are the roles an API key can have: devices ingest, and
 // monitoring systems (sre) scrape /metrics.
+// NOTE: a device key may ingest readings for any patient id; keys are
+// not bound to patients yet.
 var apiKeyRoles = []string{RoleDevice, RoleSRE}
 
 func newAPIKey() (key, prefix string) {

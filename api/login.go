@@ -231,7 +231,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, invalid(FieldError{"current_password", "is wrong"}))
 		return
 	}
-	if err := s.db.ChangePassword(r.Context(), u.ID, hashPassword(req.NewPassword)); err != nil {
+	if err := s.db.ChangePassword(r.Context(), u.ID, hashPassword(req.NewPassword, s.cfg.PasswordParams)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -271,7 +271,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, invalid(errs...))
 		return
 	}
-	u, err := s.db.RedeemInvite(r.Context(), hashSecret(req.InviteCode), email, hashPassword(req.Password))
+	u, err := s.db.RedeemInvite(r.Context(), hashSecret(req.InviteCode), email, hashPassword(req.Password, s.cfg.PasswordParams))
 	switch {
 	case errors.Is(err, postgres.ErrInviteInvalid):
 		err = invalid(FieldError{"invite_code", "is unknown, already used or expired; ask an administrator for a new invite"})

@@ -26,6 +26,9 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // testPassword is every test user's password.
 const testPassword = "correct horse battery staple"
 
+// cheapHashing keeps the tests' argon2id hashes fast: 1 MiB, 1 pass.
+var cheapHashing = api.PasswordParams{MemoryKiB: 1024, Iterations: 1, Threads: 1}
+
 // env is one API server on a fresh schema.
 type env struct {
 	t   *testing.T
@@ -48,6 +51,9 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if cfg.SigningKey == nil {
 		cfg.SigningKey = api.GenerateSigningKey()
 	}
+	if cfg.PasswordParams == (api.PasswordParams{}) {
+		cfg.PasswordParams = cheapHashing
+	}
 	s, err := api.New(cfg, api.Deps{DB: db, Producer: opts.producer, Hub: opts.hub, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +66,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 // user creates a user directly in the store.
 func (e *env) user(email, role string) postgres.User {
 	e.t.Helper()
-	u, err := e.db.CreateUser(context.Background(), postgres.NewUser{Email: email, Role: role, PasswordHash: api.HashPassword(testPassword)})
+	u, err := e.db.CreateUser(context.Background(), postgres.NewUser{Email: email, Role: role, PasswordHash: api.HashPassword(testPassword, cheapHashing)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -13,15 +12,33 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// Argon2id parameters: 64 MiB of memory, 3 passes, 2 lanes, a 16-byte
-// salt and a 32-byte key. They are stored in each hash, so raising them
-// later keeps old hashes verifiable.
+// PasswordParams are the argon2id cost parameters of new password
+// hashes. They are stored in each hash, so changing them keeps old
+// hashes verifiable.
+type PasswordParams struct {
+	// MemoryKiB is the memory per hash, in KiB. Defaults to 64 MiB.
+	MemoryKiB uint32
+	// Iterations is the number of passes. Defaults to 3.
+	Iterations uint32
+	// Threads is the number of lanes. Defaults to 2.
+	Threads uint8
+}
+
+// DefaultPasswordParams are the parameters of production hashes: 64 MiB,
+// 3 passes, 2 lanes.
+var DefaultPasswordParams = PasswordParams{MemoryKiB: 64 * 1024, Iterations: 3, Threads: 2}
+
+func (p PasswordParams) withDefaults() PasswordParams {
+	if p == (PasswordParams{}) {
+		return DefaultPasswordParams
+	}
+	return p
+}
+
+// Salt and key lengths of every hash, in bytes.
 const (
-	argonMemoryKiB = 64 * 1024
-	argonTime      = 3
-	argonThreads   = 2
-	argonSaltLen   = 16
-	argonKeyLen    = 32
+	argonSaltLen = 16
+	argonKeyLen  = 32
 )
 
 // Password length bounds, in characters. The maximum keeps hashing cheap
@@ -31,15 +48,13 @@ const (
 	maxPasswordLength = 256
 )
 
-// hashPassword returns the PHC-format argon2id hash of a password:
-// $argon2id$v=19$m=65536,t=3,p=2$<salt>$<key>, base64 without padding.
-func hashPassword(password string) string {
-	salt := make([]byte, argonSaltLen)
-	if _, err := rand.Read(salt); err != nil {
-		panic(err)
-	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime, argonThreads,
+// hashPassword returns the PHC-format argon2id hash of a password, such
+// as $argon2id$v=19$m=65536,t=3,p=2$<salt>$<key>, base64 without padding.
+func hashPassword(password string, p PasswordParams) string {
+	p = p.withDefaults()
+	salt := randomBytes(argonSaltLen)
+	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Threads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations, p.Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
@@ -88,8 +103,11 @@ func checkPassword(password string) string {
 // computed on first use, because hashing takes 64 MiB and a noticeable
 // fraction of a second, which every command of the binary would pay at
 // start.
-var dummyHash = sync.OnceValue(func() string { return hashPassword("vytalwatch-no-such-user") })
+var dummyHash = sync.OnceValue(func() string { return hashPassword("vytalwatch-no-such-user", DefaultPasswordParams) })
 
 // HashPassword returns the argon2id hash of a password in PHC format, for
-// tools that create users directly in the store.
-func HashPassword(password string) string { return hashPassword(password) }
+// tools that create users directly in the store. Zero params take the
+// defaults.
+func HashPassword(password string, params PasswordParams) string {
+	return hashPassword(password, params)
+}

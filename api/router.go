@@ -107,6 +107,8 @@ func (s *Server) adminRoutes(r chi.Router) {
 
 // keyByIP keys the per-address rate limits by the peer address; IPv6
 // clients share one bucket per /64.
+// NOTE: httprate counts in this process's memory, so with several API
+// instances each enforces the limits on its own share of the traffic.
 func keyByIP(r *http.Request) (string, error) {
 	return httprate.CanonicalizeIP(clientIP(r)), nil
 }

@@ -242,6 +242,8 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// NOTE: the connection is audited once; the events it delivers are
+	// not audited one by one.
 	if err := s.audit(r, auditEntry{action: "alert.stream.connect", resourceType: "alert_stream"}); err != nil {
 		s.fail(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 )
 
 // sessionClaims reads the claims of a real token without verifying it, so
@@ -260,5 +262,24 @@ func TestSigningKeyPEMRoundTrip(t *testing.T) {
 	}
 	if _, err := api.ParseSigningKey([]byte("not pem")); err == nil {
 		t.Error("parsed a non-PEM key")
+	}
+}
+
+func TestPasswordHashKeepsItsParameters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	// A hash made with the production parameters verifies under a server
+	// configured with other ones, because each hash carries its own.
+	hash := api.HashPassword(testPassword, api.PasswordParams{})
+	if !strings.HasPrefix(hash, "$argon2id$v=19$m=65536,t=3,p=2$") {
+		t.Errorf("default hash %q, want the m=65536,t=3,p=2 parameters", hash)
+	}
+	if _, err := e.db.CreateUser(context.Background(), postgres.NewUser{Email: "old@example.org", Role: "clinician", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	e.login("old@example.org", "")
+	res := e.do("POST", "/v1/auth/login", "", map[string]string{"email": "old@example.org", "password": testPassword + "x"})
+	if res.status != http.StatusUnauthorized {
+		t.Errorf("wrong password: status %d, want 401", res.status)
 	}
 }

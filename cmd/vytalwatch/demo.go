@@ -163,13 +163,15 @@ func (d *demo) run(ctx context.Context) error {
 	if err := kafka.EnsureTopics(ctx, broker.Brokers(), standardTopics(d.topics, d.opts.partitions)); err != nil {
 		return err
 	}
+	// The clock starts before the API's PostgreSQL, whose start would
+	// otherwise put the engine's present behind --now.
+	clock := engine.NewOffsetClock(d.now)
 	if d.opts.apiAddr != "" {
 		if d.api, err = d.startAPI(ctx); err != nil {
 			return err
 		}
 		defer d.api.close()
 	}
-	clock := engine.NewOffsetClock(d.now)
 	producer := kafka.NewProducer(broker.Brokers())
 	defer producer.Close()
 	if err := replayRows(ctx, producer, d.topics.Readings, d.rows, clock, nil); err != nil {

@@ -69,7 +69,7 @@ type account struct {
 // withTOTP is set, a confirmed TOTP secret.
 func createAccount(ctx context.Context, db *postgres.DB, email, role string, withTOTP bool) (account, error) {
 	a := account{email: email, password: generatePassword()}
-	u, err := db.CreateUser(ctx, postgres.NewUser{Email: email, Role: role, PasswordHash: api.HashPassword(a.password)})
+	u, err := db.CreateUser(ctx, postgres.NewUser{Email: email, Role: role, PasswordHash: api.HashPassword(a.password, api.DefaultPasswordParams)})
 	if errors.Is(err, postgres.ErrConflict) {
 		return a, fmt.Errorf("a user with email %s already exists", email)
 	}
