@@ -95,6 +95,8 @@ func startEngineProcess(t *testing.T, brokers []string, dataDir, logFile string)
 		t.Fatal(err)
 	}
 	f.Close()
+	// A test that fails half-way must not leave the process running.
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	return &engineProcess{cmd: cmd, log: logFile}
 }
 
