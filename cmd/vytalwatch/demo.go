@@ -107,8 +107,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if o.rebase {
 		rows = csv.Rebase(rows, now)
 	}
+	for _, out := range []struct{ flag, path string }{{"--summary", o.summary}, {"--alerts", o.alerts}} {
+		if err := checkWritable(out.flag, out.path); err != nil {
+			return err
+		}
+	}
 	dataDir := o.dataDir
-	if dataDir == "" {
+	if dataDir != "" {
+		if err := checkFreshDataDir(dataDir); err != nil {
+			return err
+		}
+	} else {
 		if dataDir, err = os.MkdirTemp("", "vytalwatch-demo-"); err != nil {
 			return err
 		}
@@ -116,6 +125,43 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	d := &demo{opts: o, logger: logger, stdout: stdout, stderr: stderr, now: now, base: base, rows: rows, dataDir: dataDir}
 	return d.run(ctx)
+}
+
+// checkWritable reports an unwritable output file before the run, not
+// after it. It removes a file that it had to create.
+func checkWritable(flagName, path string) error {
+	if path == "" {
+		return nil
+	}
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("%w: %s %s cannot be written (%v); name a file in a writable directory", errUsage, flagName, path, err)
+	}
+	f.Close()
+	if os.IsNotExist(statErr) {
+		os.Remove(path)
+	}
+	return nil
+}
+
+// checkFreshDataDir rejects a state directory from an earlier demo. The
+// demo's embedded broker starts empty on every run, so stored offsets and
+// counters from a previous run would not match its topics: the engine
+// would skip input it never saw and the summary would add up two runs.
+func checkFreshDataDir(dir string) error {
+	entries, err := os.ReadDir(filepath.Join(dir, "state"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: --data-dir %s: %v", errUsage, dir, err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%w: --data-dir %s contains the state of an earlier demo run, but each run starts a new, empty broker; "+
+			"remove the directory or name a new one (the engine command resumes from a state directory against a lasting broker)", errUsage, dir)
+	}
+	return nil
 }
 
 func loadRuleSet(name string) (*rules.Set, error) {
@@ -148,6 +194,27 @@ type demo struct {
 	topics  engine.Topics
 	broker  *kafkatest.Broker
 	api     *demoAPI
+	// started is when the run began; processed is when the engine had
+	// processed all of the input, or zero until it has. The summary's
+	// elapsed time runs between them, leaving out the idle wait for an
+	// interrupt.
+	started, processed time.Time
+}
+
+// summarize reads the run's summary from the store's counters.
+func (d *demo) summarize(store *state.Store) (summary, error) {
+	s, err := buildSummary(store, d.opts.partitions)
+	if err != nil {
+		return s, err
+	}
+	s.Input, s.Now = d.opts.file, d.now
+	if !d.processed.IsZero() {
+		elapsed := d.processed.Sub(d.started)
+		s.ElapsedSeconds = elapsed.Seconds()
+		s.ReadingsPerSecond = float64(s.ReadingsIn) / elapsed.Seconds()
+	}
+	s.PeakRSSBytes = peakRSS()
+	return s, nil
 }
 
 func (d *demo) run(ctx context.Context) error {
@@ -184,24 +251,24 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close()
+	d.started = started
 	if err := d.process(ctx, store, producer, clock); err != nil {
 		return err
 	}
-	elapsed := time.Since(started)
+	if d.processed.IsZero() {
+		// Interrupted before the input was processed: time the run so far.
+		d.processed = time.Now()
+	}
 
 	if d.opts.alerts != "" {
 		if err := d.writeAlerts(ctx); err != nil {
 			return err
 		}
 	}
-	s, err := buildSummary(store, d.opts.partitions)
+	s, err := d.summarize(store)
 	if err != nil {
 		return err
 	}
-	s.Input, s.Now = d.opts.file, d.now
-	s.ElapsedSeconds = elapsed.Seconds()
-	s.ReadingsPerSecond = float64(s.ReadingsIn) / elapsed.Seconds()
-	s.PeakRSSBytes = peakRSS()
 	if d.opts.summary != "" {
 		if err := writeJSONFile(d.opts.summary, s); err != nil {
 			return err
@@ -247,12 +314,15 @@ func (d *demo) process(ctx context.Context, store *state.Store, producer *kafka.
 	prog := newProgress(d.stderr, d.logger, int64(len(d.rows)))
 	stopProgress := prog.watch(func() int64 { return sumOffsets(eng.Progress(d.topics.Readings)) })
 	if d.opts.once {
-		err = eng.WaitForOffsets(ctx, d.topics.Readings, ends)
+		if err = eng.WaitForOffsets(ctx, d.topics.Readings, ends); err == nil {
+			d.processed = time.Now()
+		}
 	} else {
-		_ = eng.WaitForOffsets(ctx, d.topics.Readings, ends)
+		if eng.WaitForOffsets(ctx, d.topics.Readings, ends) == nil {
+			d.processed = time.Now()
+		}
 		stopProgress()
-		if s, err := buildSummary(store, d.opts.partitions); err == nil {
-			s.Input, s.Now = d.opts.file, d.now
+		if s, err := d.summarize(store); err == nil {
 			printSummary(d.stdout, s)
 		}
 		fmt.Fprintf(d.stderr, "\ninput processed; the engine keeps running until interrupted (Ctrl-C).\n"+

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vytalwatch/vytalwatch"
@@ -189,6 +190,48 @@ func TestDemoBadFlags(t *testing.T) {
 		}
 		if stderr.Len() == 0 {
 			t.Errorf("%v printed no error", args)
+		}
+	}
+}
+
+// TestDemoRejectsReusedDataDir checks that a second demo on the same state
+// directory stops with advice instead of resuming offsets that the new,
+// empty broker never had.
+func TestDemoRejectsReusedDataDir(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "v.csv")
+	csvText := "patient_id,time,metric,value,unit,source_row_id\na,2026-03-10T08:00:00Z,spo2,97,%,1\n"
+	if err := os.WriteFile(path, []byte(csvText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"demo", "--once", "--file", path, "--data-dir", filepath.Join(dir, "d")}
+	var stdout, stderr bytes.Buffer
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("first run exited %d; stderr:\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(args, &stdout, &stderr); code != 2 {
+		t.Fatalf("second run exited %d, want 2; stderr:\n%s", code, stderr.String())
+	}
+	if want := "contains the state of an earlier demo run"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q does not say %q", stderr.String(), want)
+	}
+}
+
+// TestDemoUnwritableOutputs checks that an output file that cannot be
+// written stops the demo before it replays anything.
+func TestDemoUnwritableOutputs(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir", "out.json")
+	for _, flagName := range []string{"--summary", "--alerts"} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"demo", "--once", flagName, missing}, &stdout, &stderr); code != 2 {
+			t.Errorf("%s %s exited %d, want 2; stderr:\n%s", flagName, missing, code, stderr.String())
+		}
+		if want := flagName + " " + missing + " cannot be written"; !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q does not say %q", stderr.String(), want)
+		}
+		if strings.Contains(stderr.String(), "input replayed") {
+			t.Errorf("%s: the demo replayed its input before finding the output unwritable", flagName)
 		}
 	}
 }
