@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vytalwatch/vytalwatch/billing"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
 	"github.com/vytalwatch/vytalwatch/engine"
 	"github.com/vytalwatch/vytalwatch/state"
@@ -35,10 +36,14 @@ type engineConfig struct {
 	timer      time.Duration
 	noTimers   bool
 	session    time.Duration
+	// billing is the practice's choices where CMS leaves room: the 99458
+	// unit cap its payers apply and whether 99091 wins over management.
+	billing billing.Config
 }
 
 func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
 	var c engineConfig
+	envProblems = nil
 	fs := flag.NewFlagSet("engine", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.groupID, "group", envOr("VYTALWATCH_GROUP_ID", "vytalwatch-engine"), "consumer group id (VYTALWATCH_GROUP_ID)")
@@ -49,6 +54,8 @@ func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
 	fs.IntVar(&c.batchSize, "batch-size", envInt("VYTALWATCH_BATCH_SIZE", 0), "most messages per batch (VYTALWATCH_BATCH_SIZE; default 2000)")
 	fs.DurationVar(&c.timer, "timer-interval", envDuration("VYTALWATCH_TIMER_INTERVAL", 0), "how often clock-driven rules run (VYTALWATCH_TIMER_INTERVAL; default 30s)")
 	fs.DurationVar(&c.session, "session-timeout", envDuration("VYTALWATCH_SESSION_TIMEOUT", 10*time.Second), "how long the group waits for a silent instance before moving its partitions (VYTALWATCH_SESSION_TIMEOUT)")
+	fs.IntVar(&c.billing.MaxUnits99458, "max-99458", envInt("VYTALWATCH_MAX_99458", 3), "99458 units a month the payer accepts (VYTALWATCH_MAX_99458)")
+	fs.BoolVar(&c.billing.Prefer99091, "prefer-99091", envBool("VYTALWATCH_PREFER_99091", false), "bill 99091 rather than a management code when both qualify (VYTALWATCH_PREFER_99091)")
 	fs.BoolVar(&c.noTimers, "no-timers", false, "evaluate rules on readings only, never by the clock; for replays of history and state comparisons")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -70,13 +77,15 @@ func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
 	if c.partitions < 1 || c.partitions > 256 {
 		problems = append(problems, fmt.Errorf("partitions %d must be 1 to 256", c.partitions))
 	}
+	if c.billing.MaxUnits99458 < 1 || c.billing.MaxUnits99458 > 10 {
+		problems = append(problems, fmt.Errorf("99458 unit cap %d must be 1 to 10 (Medicare accepts 3)", c.billing.MaxUnits99458))
+	}
 	if c.session < time.Second {
 		problems = append(problems, fmt.Errorf("session timeout %s must be at least 1s", c.session))
 	}
-	cfg := engine.Config{BatchSize: c.batchSize, TimerInterval: c.timer}
 	if c.batchSize < 0 || c.timer < 0 {
 		problems = append(problems, fmt.Errorf("batch size %d and timer interval %s must not be negative", c.batchSize, c.timer))
-	} else if err := cfg.WithDefaults().Validate(); err != nil {
+	} else if err := c.engineConfig(engine.DefaultTopics()).WithDefaults().Validate(); err != nil {
 		problems = append(problems, err)
 	}
 	problems = append(problems, envProblems...)
@@ -84,6 +93,13 @@ func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
 		return c, fmt.Errorf("%w: invalid configuration:\n  %w", errUsage, errors.Join(problems...))
 	}
 	return c, nil
+}
+
+// engineConfig returns the engine's configuration on the given topics.
+func (c engineConfig) engineConfig(topics engine.Topics) engine.Config {
+	return engine.Config{
+		Topics: topics, BatchSize: c.batchSize, TimerInterval: c.timer, DisableTimers: c.noTimers, Billing: c.billing,
+	}
 }
 
 func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -101,7 +117,8 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	logger.Info("engine starting", "brokers", c.brokers, "group", c.groupID, "data_dir", c.dataDir,
 		"rules", c.rules, "http", c.httpAddr, "partitions", c.partitions, "batch_size", c.batchSize,
-		"timer_interval", c.timer, "timers", !c.noTimers, "session_timeout", c.session)
+		"timer_interval", c.timer, "timers", !c.noTimers, "session_timeout", c.session,
+		"max_99458", c.billing.MaxUnits99458, "prefer_99091", c.billing.Prefer99091)
 	topics := engine.DefaultTopics()
 	if err := kafka.EnsureTopics(ctx, c.brokers, standardTopics(topics, c.partitions)); err != nil {
 		return err
@@ -124,7 +141,7 @@ func runEngine(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer consumer.Close()
 	producer := kafka.NewProducer(c.brokers)
 	defer producer.Close()
-	eng, err := engine.New(engine.Config{Topics: topics, BatchSize: c.batchSize, TimerInterval: c.timer, DisableTimers: c.noTimers}, feed.book.Set(), engine.Deps{
+	eng, err := engine.New(c.engineConfig(topics), feed.book.Set(), engine.Deps{
 		Store: store, Consumer: consumer, Producer: producer, Changelog: kafka.NewChangelog(c.brokers, topics.Changelog),
 		Logger: logger, Metrics: engine.NewMetrics(reg),
 	})
