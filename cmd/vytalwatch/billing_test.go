@@ -315,3 +315,46 @@ func TestBillingEngineEdgeCases(t *testing.T) {
 		})
 	}
 }
+
+// TestBillingReportExample checks the README's example in
+// examples/billing: p1 has 17 days and 45 minutes with a live call, p2 has
+// 9 days (the last at 23:30 on 31 March in New York, 1 April in UTC) and
+// 12 minutes without one.
+func TestBillingReportExample(t *testing.T) {
+	dir := filepath.Join("..", "..", "examples", "billing")
+	args := []string{"billing", "report", "--month", "2026-03", "--today", "2026-04-15", "--json",
+		"--readings", filepath.Join(dir, "readings.csv"),
+		"--time-entries", filepath.Join(dir, "time-entries.csv"),
+		"--patients", filepath.Join(dir, "patients.csv")}
+	var stdout, stderr bytes.Buffer
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("billing report exited %d: %s", code, stderr.String())
+	}
+	var out billingReportOutput
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("decode report: %v\n%s", err, stdout.String())
+	}
+	if len(out.Patients) != 2 {
+		t.Fatalf("report has %d patients, want 2", len(out.Patients))
+	}
+	p1, p2 := out.Patients[0], out.Patients[1]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"p1 days", p1.Periods[0].DaysWithReadings, 17},
+		{"p1 device code", p1.Periods[0].Code, billing.Code99454},
+		{"p1 setup", p1.Periods[0].Setup99453, true},
+		{"p1 minutes", p1.Month.Minutes, 45},
+		{"p1 management codes", strings.Join(p1.Month.Codes, " "), "99457 99458"},
+		{"p2 days", p2.Periods[0].DaysWithReadings, 9},
+		{"p2 device code", p2.Periods[0].Code, billing.Code99445},
+		{"p2 management codes", len(p2.Month.Codes), 0},
+		{"p2 flags", strings.Join(p2.Month.Flags, " "), billing.FlagNoInteractive},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
