@@ -57,13 +57,28 @@ func TestClinicianCreatesPatientOnOwnCareTeam(t *testing.T) {
 	if up.Timezone != "Europe/Paris" || !up.News2Scale2 || up.BirthDate != "" || len(up.Conditions) != 0 {
 		t.Errorf("updated patient = %+v, want the new profile replacing the old", up)
 	}
-	res = e.do("POST", "/v1/patients/p1/care-events", tk, map[string]any{"kind": "monitoring_time", "minutes": 12, "occurred_at": "2026-03-10T10:00:00Z"})
+	entry := map[string]any{"entry_id": "call-1", "program": "rpm", "started_at": "2026-03-10T10:00:00-06:00", "minutes": 12, "interactive": true}
+	res = e.do("POST", "/v1/patients/p1/time-entries", tk, entry)
 	if res.status != http.StatusCreated {
-		t.Errorf("care event: status %d: %s", res.status, res.body)
+		t.Errorf("time entry: status %d: %s", res.status, res.body)
 	}
-	// create, update and the care event went to the outbox.
+	// create, update and the time entry went to the outbox.
 	if n, _ := e.db.PendingOutbox(context.Background()); n != 3 {
 		t.Errorf("outbox holds %d records, want 3", n)
+	}
+	var key, value string
+	err := e.db.Pool().QueryRow(context.Background(), `SELECT convert_from(key, 'UTF8'), convert_from(value, 'UTF8')
+		FROM outbox WHERE topic = $1`, postgres.CareEventsTopic).Scan(&key, &value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantValue := `{"kind":"time_entry","patient_id":"p1","entry":{"entry_id":"call-1","patient_id":"p1","staff_id":"` + nurse.ID +
+		`","program":"rpm","started_at":"2026-03-10T16:00:00Z","minutes":12,"interactive":true}}`
+	if key != "p1" {
+		t.Errorf("care event key = %q, want p1", key)
+	}
+	if value != wantValue {
+		t.Errorf("care event = %s, want %s", value, wantValue)
 	}
 }
 

@@ -35,6 +35,7 @@ func (s *Server) routes() chi.Router {
 		r.Use(httprate.LimitBy(s.cfg.RateLimitToken, time.Minute, rateKey, httprate.WithLimitHandler(rateLimited)))
 		s.staffRoutes(r)
 		s.clinicalRoutes(r)
+		s.billingRoutes(r)
 		s.adminRoutes(r)
 		r.With(requireRoles(RoleSRE, RoleAdmin)).Get("/metrics", s.handleMetrics)
 		r.With(requireRoles(RoleSRE, RoleAdmin)).Get("/v1/status", s.handleStatus)
@@ -75,8 +76,8 @@ func (s *Server) clinicalRoutes(r chi.Router) {
 	c.Put("/v1/patients/{patientID}", s.handleUpdatePatient)
 	c.Get("/v1/patients/{patientID}/alerts", s.handlePatientAlerts)
 	c.Get("/v1/patients/{patientID}/readings/latest", s.handleLatestReadings)
-	c.Get("/v1/patients/{patientID}/care-events", s.handleListCareEvents)
-	c.Post("/v1/patients/{patientID}/care-events", s.handleAddCareEvent)
+	c.Post("/v1/patients/{patientID}/time-entries", s.handleAddTimeEntry)
+	c.Delete("/v1/patients/{patientID}/time-entries/{entryID}", s.handleDeleteTimeEntry)
 
 	c.Get("/v1/alerts", s.handleListAlerts)
 	c.Get(streamPath, s.handleStream)
@@ -84,6 +85,13 @@ func (s *Server) clinicalRoutes(r chi.Router) {
 	c.Post("/v1/alerts/{alertID}/acknowledge", s.handleAcknowledgeAlert)
 	c.Post("/v1/alerts/{alertID}/resolve", s.handleResolveAlert)
 	c.Post("/v1/alerts/{alertID}/assign", s.handleAssignAlert)
+}
+
+// billingRoutes are the review of billing eligibility, for billing users
+// and administrators, and the time entries it rests on, which clinicians
+// read too.
+func (s *Server) billingRoutes(r chi.Router) {
+	r.With(requireRoles(RoleClinician, RoleBilling, RoleAdmin)).Get("/v1/patients/{patientID}/time-entries", s.handleListTimeEntries)
 }
 
 // adminRoutes manage access: users, invites, API keys, care teams and

@@ -13,10 +13,6 @@ import (
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
-// CareEventsTopic is the topic of monitoring time and interactive
-// communications, keyed by patient id.
-const CareEventsTopic = "vitals.care-events"
-
 // Patient is a patient's profile and care team. It has no name fields:
 // patients are known by id only.
 type Patient struct {
@@ -245,51 +241,4 @@ func (db *DB) LatestReadings(ctx context.Context, patientID string) ([]LatestRea
 		return nil, fmt.Errorf("read latest readings: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[LatestReading])
-}
-
-// CareEvent is monitoring time or an interactive communication that a
-// clinician logged for a patient.
-type CareEvent struct {
-	ID         string    `json:"id"`
-	PatientID  string    `json:"patient_id"`
-	UserID     string    `json:"user_id"`
-	Kind       string    `json:"kind"`
-	Minutes    int       `json:"minutes"`
-	OccurredAt time.Time `json:"occurred_at"`
-	CreatedAt  time.Time `json:"created_at"`
-}
-
-// AddCareEvent stores a care event and publishes it to vitals.care-events.
-func (db *DB) AddCareEvent(ctx context.Context, e CareEvent) (CareEvent, error) {
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		// Lock the patient, so a concurrent delete cannot slip between
-		// the check and the insert.
-		var id string
-		if err := tx.QueryRow(ctx, `SELECT patient_id FROM patients WHERE patient_id = $1 FOR SHARE`, e.PatientID).Scan(&id); err != nil {
-			return notFound(err)
-		}
-		err := tx.QueryRow(ctx, `INSERT INTO care_events (patient_id, user_id, kind, minutes, occurred_at)
-			VALUES ($1, $2, $3, $4, $5) RETURNING id, created_at`, e.PatientID, e.UserID, e.Kind, e.Minutes, e.OccurredAt).
-			Scan(&e.ID, &e.CreatedAt)
-		if err != nil {
-			return fmt.Errorf("store care event: %w", err)
-		}
-		e.OccurredAt = e.OccurredAt.UTC().Truncate(time.Microsecond)
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		return enqueue(ctx, tx, CareEventsTopic, []byte(e.PatientID), data)
-	})
-	return e, err
-}
-
-// ListCareEvents returns a patient's care events, newest first.
-func (db *DB) ListCareEvents(ctx context.Context, patientID string) ([]CareEvent, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, patient_id, user_id, kind, minutes, occurred_at, created_at FROM care_events
-		WHERE patient_id = $1 ORDER BY occurred_at DESC, id`, patientID)
-	if err != nil {
-		return nil, fmt.Errorf("list care events: %w", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[CareEvent])
 }
