@@ -33,6 +33,7 @@ func startBroker(t *testing.T) *kafkatest.Broker {
 		{Name: topics.Patients, Partitions: testPartitions, Compact: true},
 		{Name: postgres.CareEventsTopic, Partitions: testPartitions},
 		{Name: topics.Alerts, Partitions: testPartitions},
+		{Name: topics.BillingEvents, Partitions: testPartitions},
 		{Name: topics.Rules, Partitions: 1, Compact: true},
 	})
 	if err != nil {

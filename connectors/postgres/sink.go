@@ -254,6 +254,17 @@ func (db *DB) AlertSink(topic string) Sink {
 	}}
 }
 
+// BillingSink stores vitals.billing-events: the newest eligibility
+// snapshot of each patient's month, whose review it keeps up to date, and
+// the events of billing rules once each. Older and repeated snapshots
+// change nothing; messages of unknown kinds are logged and skipped.
+func (db *DB) BillingSink(topic string) Sink {
+	logger := db.logger.With("component", "sink", "sink", "billing")
+	return Sink{Name: "billing", Topic: topic, Apply: func(ctx context.Context, tx pgx.Tx, msgs []engine.Message) error {
+		return applyBillingEvents(ctx, tx, msgs, logger)
+	}}
+}
+
 // ReadingSink keeps the newest reading of each metric per patient from
 // vitals.readings. Readings are validated as the engine validates them;
 // rejected ones are skipped, and each component of a blood-pressure

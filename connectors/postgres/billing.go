@@ -1,0 +1,266 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vytalwatch/vytalwatch/billing"
+)
+
+// Review statuses of a billing month.
+const (
+	BillingPending  = "pending"
+	BillingApproved = "approved"
+	BillingRejected = "rejected"
+	// BillingCorrection is an approved month whose newest snapshot bills
+	// differently from what was approved.
+	BillingCorrection = "correction"
+)
+
+// ErrBillingChanged is returned when a review names a snapshot that is no
+// longer the month's newest.
+var ErrBillingChanged = errors.New("postgres: the billing month has a newer snapshot")
+
+// BillingMonth is one patient's month: the engine's newest eligibility
+// snapshot and its review.
+type BillingMonth struct {
+	PatientID  string              `json:"patient_id"`
+	Month      billing.Month       `json:"month"`
+	Status     string              `json:"status"`
+	EventID    string              `json:"event_id"`
+	ComputedAt time.Time           `json:"computed_at"`
+	Lines      []billing.ClaimLine `json:"lines"`
+	// Flags are the report's flags for the month: those of its management
+	// figures and of the device periods that end in the month.
+	Flags []string `json:"flags"`
+	// Report is the newest snapshot's report. Listings leave it out.
+	Report    *billing.Report   `json:"report,omitempty"`
+	Approval  *BillingApproval  `json:"approval,omitempty"`
+	Rejection *BillingRejection `json:"rejection,omitempty"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+// BillingApproval is what an approval froze: the snapshot as it was
+// approved, by whom and when.
+type BillingApproval struct {
+	EventID string              `json:"event_id"`
+	Lines   []billing.ClaimLine `json:"lines"`
+	// Report is the approved snapshot's report. Listings leave it out.
+	Report  *billing.Report `json:"report,omitempty"`
+	By      string          `json:"approved_by"`
+	ByEmail string          `json:"approved_by_email"`
+	At      time.Time       `json:"approved_at"`
+}
+
+// BillingRejection is the rejection of a month: by whom, when and why.
+type BillingRejection struct {
+	By      string    `json:"rejected_by"`
+	ByEmail string    `json:"rejected_by_email"`
+	At      time.Time `json:"rejected_at"`
+	Reason  string    `json:"reason"`
+}
+
+// billingColumns are the columns scanBillingMonth reads. The %s takes
+// the two reports, withReports, or NULLs for listings, withoutReports.
+const billingColumns = `b.patient_id, b.month, b.status, b.event_id, b.computed_at, b.lines, b.flags, %s,
+	b.approved_event_id, b.approved_lines, b.approved_by::text, coalesce(ua.email, ''), b.approved_at,
+	b.rejected_by::text, coalesce(ur.email, ''), b.rejected_at, coalesce(b.reject_reason, ''), b.updated_at
+	FROM billing_months b LEFT JOIN users ua ON ua.id = b.approved_by LEFT JOIN users ur ON ur.id = b.rejected_by`
+
+const (
+	withReports    = "b.report, b.approved_report"
+	withoutReports = "NULL::jsonb, NULL::jsonb"
+)
+
+func scanBillingMonth(row pgx.Row) (BillingMonth, error) {
+	var (
+		b                  BillingMonth
+		month              time.Time
+		approvedEventID    *string
+		approvedLines      []billing.ClaimLine
+		approvedReport     *billing.Report
+		approvedBy, rejBy  *string
+		approvedAt, rejAt  *time.Time
+		approvedEmail, rej string
+		reason             string
+	)
+	err := row.Scan(&b.PatientID, &month, &b.Status, &b.EventID, &b.ComputedAt, &b.Lines, &b.Flags, &b.Report, &approvedReport,
+		&approvedEventID, &approvedLines, &approvedBy, &approvedEmail, &approvedAt,
+		&rejBy, &rej, &rejAt, &reason, &b.UpdatedAt)
+	if err != nil {
+		return b, notFound(err)
+	}
+	b.Month = billing.Month{Year: month.Year(), Month: month.Month()}
+	if approvedAt != nil {
+		b.Approval = &BillingApproval{EventID: deref(approvedEventID), Lines: approvedLines, Report: approvedReport,
+			By: deref(approvedBy), ByEmail: approvedEmail, At: *approvedAt}
+	}
+	if rejAt != nil {
+		b.Rejection = &BillingRejection{By: deref(rejBy), ByEmail: rej, At: *rejAt, Reason: reason}
+	}
+	return b, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// monthDate is the month's first day, as the month column stores it.
+func monthDate(m billing.Month) time.Time { return m.First().Time() }
+
+// BillingFilter selects the billing months of one month.
+type BillingFilter struct {
+	Month  billing.Month
+	Status string
+	// AfterPatient continues a listing after this patient id.
+	AfterPatient string
+	Limit        int
+}
+
+// ListBillingMonths returns a month's rows by patient id, without the
+// reports, and whether more rows follow.
+func (db *DB) ListBillingMonths(ctx context.Context, f BillingFilter) ([]BillingMonth, bool, error) {
+	w := where{}
+	w.add("b.month = $%d", monthDate(f.Month))
+	if f.Status != "" {
+		w.add("b.status = $%d", f.Status)
+	}
+	if f.AfterPatient != "" {
+		w.add("b.patient_id > $%d", f.AfterPatient)
+	}
+	w.args = append(w.args, f.Limit+1)
+	sql := fmt.Sprintf(`SELECT `+billingColumns+` %s ORDER BY b.patient_id LIMIT $%d`, withoutReports, w.clause(), len(w.args))
+	rows, err := db.pool.Query(ctx, sql, w.args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("list billing months: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (BillingMonth, error) { return scanBillingMonth(r) })
+	if err != nil {
+		return nil, false, fmt.Errorf("list billing months: %w", err)
+	}
+	if len(out) > f.Limit {
+		return out[:f.Limit], true, nil
+	}
+	return out, false, nil
+}
+
+// GetBillingMonth returns a patient's month with the newest and the
+// approved report.
+func (db *DB) GetBillingMonth(ctx context.Context, m billing.Month, patientID string) (BillingMonth, error) {
+	return scanBillingMonth(db.pool.QueryRow(ctx, fmt.Sprintf(`SELECT `+billingColumns+` WHERE b.month = $1 AND b.patient_id = $2`, withReports),
+		monthDate(m), patientID))
+}
+
+// ApprovedBillingMonths returns a month's rows that have an approval, by
+// patient id and without the reports, for export: approved rows and
+// corrections, whose Approval keeps the approved lines.
+func (db *DB) ApprovedBillingMonths(ctx context.Context, m billing.Month) ([]BillingMonth, error) {
+	rows, err := db.pool.Query(ctx, fmt.Sprintf(`SELECT `+billingColumns+` WHERE b.month = $1
+		AND b.status IN ('approved', 'correction') ORDER BY b.patient_id`, withoutReports), monthDate(m))
+	if err != nil {
+		return nil, fmt.Errorf("list approved billing months: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (BillingMonth, error) { return scanBillingMonth(r) })
+}
+
+// ApproveBillingMonth freezes the month's newest snapshot as approved by
+// the user: its event id, report and lines. With eventID set, the
+// snapshot must still be that one, or ErrBillingChanged is returned.
+// Approving an approved month returns ErrConflict.
+func (db *DB) ApproveBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID string) (BillingMonth, error) {
+	err := db.reviewBillingMonth(ctx, m, patientID, eventID, BillingApproved, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE billing_months SET status = 'approved', approved_event_id = event_id,
+			approved_report = report, approved_lines = lines, approved_by = $3, approved_at = now(),
+			rejected_by = NULL, rejected_at = NULL, reject_reason = NULL, updated_at = now()
+			WHERE month = $1 AND patient_id = $2`, monthDate(m), patientID, userID)
+		if err != nil {
+			return fmt.Errorf("approve billing month: %w", err)
+		}
+		return recordReview(ctx, tx, m, patientID, "approve", userID, "")
+	})
+	if err != nil {
+		return BillingMonth{}, err
+	}
+	return db.GetBillingMonth(ctx, m, patientID)
+}
+
+// RejectBillingMonth marks the month rejected by the user with a reason,
+// and drops an earlier approval, so the month is not exported. eventID
+// works as for ApproveBillingMonth. Rejecting a rejected month returns
+// ErrConflict.
+func (db *DB) RejectBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID, reason string) (BillingMonth, error) {
+	err := db.reviewBillingMonth(ctx, m, patientID, eventID, BillingRejected, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE billing_months SET status = 'rejected', rejected_by = $3, rejected_at = now(),
+			reject_reason = $4, approved_event_id = NULL, approved_report = NULL, approved_lines = NULL,
+			approved_by = NULL, approved_at = NULL, updated_at = now()
+			WHERE month = $1 AND patient_id = $2`, monthDate(m), patientID, userID, reason)
+		if err != nil {
+			return fmt.Errorf("reject billing month: %w", err)
+		}
+		return recordReview(ctx, tx, m, patientID, "reject", userID, reason)
+	})
+	if err != nil {
+		return BillingMonth{}, err
+	}
+	return db.GetBillingMonth(ctx, m, patientID)
+}
+
+// reviewBillingMonth locks the month's row, checks that it may move to
+// status, and runs change.
+func (db *DB) reviewBillingMonth(ctx context.Context, m billing.Month, patientID, eventID, status string, change func(pgx.Tx) error) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		var current, currentEvent string
+		err := tx.QueryRow(ctx, `SELECT status, event_id FROM billing_months WHERE month = $1 AND patient_id = $2 FOR UPDATE`,
+			monthDate(m), patientID).Scan(&current, &currentEvent)
+		if err != nil {
+			return notFound(err)
+		}
+		if eventID != "" && eventID != currentEvent {
+			return fmt.Errorf("%w: the newest is %s", ErrBillingChanged, currentEvent)
+		}
+		if current == status {
+			return fmt.Errorf("billing month is already %s: %w", status, ErrConflict)
+		}
+		return change(tx)
+	})
+}
+
+func recordReview(ctx context.Context, tx pgx.Tx, m billing.Month, patientID, action, userID, reason string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO billing_reviews (month, patient_id, action, event_id, lines, reason, user_id)
+		SELECT month, patient_id, $3, event_id, lines, $4, $5 FROM billing_months WHERE month = $1 AND patient_id = $2`,
+		monthDate(m), patientID, action, reason, userID)
+	if err != nil {
+		return fmt.Errorf("record billing review: %w", err)
+	}
+	return nil
+}
+
+// BillingReview is one approval or rejection of a month.
+type BillingReview struct {
+	Action    string              `json:"action"`
+	EventID   string              `json:"event_id"`
+	Lines     []billing.ClaimLine `json:"lines"`
+	Reason    string              `json:"reason,omitempty"`
+	UserID    string              `json:"user_id"`
+	UserEmail string              `json:"user_email"`
+	At        time.Time           `json:"at"`
+}
+
+// BillingReviews returns a month's approvals and rejections, oldest
+// first.
+func (db *DB) BillingReviews(ctx context.Context, m billing.Month, patientID string) ([]BillingReview, error) {
+	rows, err := db.pool.Query(ctx, `SELECT r.action, r.event_id, r.lines, r.reason, r.user_id::text, coalesce(u.email, ''), r.at
+		FROM billing_reviews r LEFT JOIN users u ON u.id = r.user_id
+		WHERE r.month = $1 AND r.patient_id = $2 ORDER BY r.id`, monthDate(m), patientID)
+	if err != nil {
+		return nil, fmt.Errorf("list billing reviews: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[BillingReview])
+}

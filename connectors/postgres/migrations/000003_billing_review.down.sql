@@ -1,0 +1,1 @@
+DROP TABLE billing_rule_events, billing_reviews, billing_months;
