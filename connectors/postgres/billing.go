@@ -125,7 +125,9 @@ type BillingFilter struct {
 }
 
 // ListBillingMonths returns a month's rows by patient id, without the
-// reports, and whether more rows follow.
+// reports, and whether more rows follow. Patient ids sort by their bytes
+// (collation "C"), whatever the database's locale, so pages and exports
+// come out in the same order everywhere.
 func (db *DB) ListBillingMonths(ctx context.Context, f BillingFilter) ([]BillingMonth, bool, error) {
 	w := where{}
 	w.add("b.month = $%d", monthDate(f.Month))
@@ -133,10 +135,10 @@ func (db *DB) ListBillingMonths(ctx context.Context, f BillingFilter) ([]Billing
 		w.add("b.status = $%d", f.Status)
 	}
 	if f.AfterPatient != "" {
-		w.add("b.patient_id > $%d", f.AfterPatient)
+		w.add(`b.patient_id COLLATE "C" > $%d`, f.AfterPatient)
 	}
 	w.args = append(w.args, f.Limit+1)
-	sql := fmt.Sprintf(`SELECT `+billingColumns+` %s ORDER BY b.patient_id LIMIT $%d`, withoutReports, w.clause(), len(w.args))
+	sql := fmt.Sprintf(`SELECT `+billingColumns+` %s ORDER BY b.patient_id COLLATE "C" LIMIT $%d`, withoutReports, w.clause(), len(w.args))
 	rows, err := db.pool.Query(ctx, sql, w.args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("list billing months: %w", err)
@@ -163,7 +165,7 @@ func (db *DB) GetBillingMonth(ctx context.Context, m billing.Month, patientID st
 // corrections, whose Approval keeps the approved lines.
 func (db *DB) ApprovedBillingMonths(ctx context.Context, m billing.Month) ([]BillingMonth, error) {
 	rows, err := db.pool.Query(ctx, fmt.Sprintf(`SELECT `+billingColumns+` WHERE b.month = $1
-		AND b.status IN ('approved', 'correction') ORDER BY b.patient_id`, withoutReports), monthDate(m))
+		AND b.status IN ('approved', 'correction') ORDER BY b.patient_id COLLATE "C"`, withoutReports), monthDate(m))
 	if err != nil {
 		return nil, fmt.Errorf("list approved billing months: %w", err)
 	}
