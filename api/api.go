@@ -1,6 +1,6 @@
 // Package api is VytalWatch's HTTP API: a chi router under /v1 for rules,
-// patients, alerts, users, invites, API keys, the audit log and device
-// ingest. It authenticates with Ed25519-signed JWT access tokens,
+// patients, alerts, billing review, users, invites, API keys, the audit
+// log and device ingest. It authenticates with Ed25519-signed JWT access tokens,
 // rotating refresh tokens, TOTP and hashed API keys, and authorizes by
 // role and care team. Errors are RFC 9457 problem documents. It also
 // serves a live alert stream over Server-Sent Events and the OpenAPI 3.1

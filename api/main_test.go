@@ -42,6 +42,8 @@ type envOptions struct {
 	cfg      api.Config
 	producer engine.Producer
 	hub      *api.Hub
+	// now is the server's clock of tokens and TOTP; nil is time.Now.
+	now func() time.Time
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -54,7 +56,8 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if cfg.PasswordParams == (api.PasswordParams{}) {
 		cfg.PasswordParams = cheapHashing
 	}
-	s, err := api.New(cfg, api.Deps{DB: db, Producer: opts.producer, Hub: opts.hub, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	s, err := api.New(cfg, api.Deps{DB: db, Producer: opts.producer, Hub: opts.hub, Logger: slog.New(slog.DiscardHandler),
+		Registry: prometheus.NewRegistry(), Now: opts.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +81,12 @@ func (e *env) user(email, role string) postgres.User {
 func (e *env) adminWithTOTP(email string) (postgres.User, string) {
 	e.t.Helper()
 	u := e.user(email, "admin")
+	return u, e.enrollTOTP(u)
+}
+
+// enrollTOTP gives the user a confirmed TOTP secret and returns it.
+func (e *env) enrollTOTP(u postgres.User) string {
+	e.t.Helper()
 	secret := "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 	ctx := context.Background()
 	if err := e.db.SetTOTPSecret(ctx, u.ID, secret); err != nil {
@@ -86,7 +95,7 @@ func (e *env) adminWithTOTP(email string) (postgres.User, string) {
 	if err := e.db.ConfirmTOTP(ctx, u.ID); err != nil {
 		e.t.Fatal(err)
 	}
-	return u, secret
+	return secret
 }
 
 // totpCode returns the code of the time step steps away from now, so a

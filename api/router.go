@@ -89,9 +89,16 @@ func (s *Server) clinicalRoutes(r chi.Router) {
 
 // billingRoutes are the review of billing eligibility, for billing users
 // and administrators, and the time entries it rests on, which clinicians
-// read too.
+// read too. Billing users see every patient's billing data.
 func (s *Server) billingRoutes(r chi.Router) {
 	r.With(requireRoles(RoleClinician, RoleBilling, RoleAdmin)).Get("/v1/patients/{patientID}/time-entries", s.handleListTimeEntries)
+
+	b := r.With(requireRoles(RoleBilling, RoleAdmin))
+	b.Get("/v1/billing/months/{month}", s.handleListBillingMonths)
+	b.Get("/v1/billing/months/{month}/export.csv", s.handleExportBillingMonth)
+	b.Get("/v1/billing/months/{month}/patients/{patientID}", s.handleGetBillingMonth)
+	b.Post("/v1/billing/months/{month}/patients/{patientID}/approve", s.handleApproveBillingMonth)
+	b.Post("/v1/billing/months/{month}/patients/{patientID}/reject", s.handleRejectBillingMonth)
 }
 
 // adminRoutes manage access: users, invites, API keys, care teams and

@@ -70,7 +70,8 @@ func (s *Server) requireFreshTOTP(r *http.Request) error {
 		return err
 	}
 	if !u.TOTPConfirmed {
-		return problemf(probForbidden, "this action needs TOTP; enroll with POST /v1/auth/totp/enroll first")
+		return problemf(probForbidden, "this action needs TOTP, which this account has not set up: enroll with POST /v1/auth/totp/enroll, "+
+			"confirm with POST /v1/auth/totp/confirm, then send a current code in the %s header", totpHeader)
 	}
 	code := r.Header.Get(totpHeader)
 	if code == "" {
