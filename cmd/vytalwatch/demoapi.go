@@ -18,10 +18,11 @@ import (
 )
 
 // Demo accounts. The clinician's care team has every patient of the
-// demo's input.
+// demo's input. The billing user has TOTP, which approving a month needs.
 const (
 	demoClinician = "clinician@demo.local"
 	demoAdmin     = "admin@demo.local"
+	demoBilling   = "billing@demo.local"
 )
 
 // demoAPI is the demo's Postgres side: a private cluster (unless
@@ -32,6 +33,7 @@ type demoAPI struct {
 	stack     *stack
 	clinician account
 	admin     account
+	billing   account
 }
 
 // startAPI starts PostgreSQL, migrates it, seeds the demo accounts and
@@ -105,6 +107,9 @@ func (a *demoAPI) seed(ctx context.Context, patients []string) error {
 	if a.clinician, err = seedAccount(ctx, a.db, demoClinician, api.RoleClinician, false); err != nil {
 		return err
 	}
+	if a.billing, err = seedAccount(ctx, a.db, demoBilling, api.RoleBilling, true); err != nil {
+		return err
+	}
 	for _, id := range patients {
 		_, err := a.db.CreatePatient(ctx, postgres.Patient{PatientID: id, CareTeam: []string{a.clinician.id}})
 		if err != nil && !errors.Is(err, postgres.ErrConflict) {
@@ -133,9 +138,13 @@ func (a *demoAPI) printHelp(w io.Writer, brokerAddr string) {
 	fmt.Fprintf(&b, "\nAPI on %s (OpenAPI document at %s/openapi.json)\n", base, base)
 	fmt.Fprintf(&b, "  clinician  %s  password %s  (care team: every demo patient)\n", a.clinician.email, a.clinician.password)
 	fmt.Fprintf(&b, "  admin      %s  password %s  TOTP secret %s\n", a.admin.email, a.admin.password, a.admin.totpSecret)
+	fmt.Fprintf(&b, "  billing    %s  password %s  TOTP secret %s\n", a.billing.email, a.billing.password, a.billing.totpSecret)
 	fmt.Fprintf(&b, "Log in as the clinician:\n  curl -s -X POST %s/v1/auth/login -H 'Content-Type: application/json' \\\n"+
 		"    -d '{\"email\": \"%s\", \"password\": \"%s\"}'\n", base, a.clinician.email, a.clinician.password)
 	fmt.Fprintf(&b, "Log in as the admin: add \"totp_code\": \"$(vytalwatch totp code --secret %s)\"\n", a.admin.totpSecret)
+	fmt.Fprintf(&b, "Log in as billing the same way with its secret. Approving a month needs a code in X-TOTP-Code from a later\n"+
+		"  30-second step than the login's, because each code works once: -H \"X-TOTP-Code: $(vytalwatch totp code --secret %s)\"\n",
+		a.billing.totpSecret)
 	fmt.Fprintf(&b, "New readings: KAFKA_BROKERS=%s vytalwatch replay --file readings.csv\n", brokerAddr)
 	if a.cluster != nil {
 		fmt.Fprintf(&b, "Database (removed at exit): %s\n", redactURL(a.cluster.URL()))

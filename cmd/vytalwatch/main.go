@@ -36,7 +36,8 @@ Usage:
   vytalwatch demo [flags]                      replay bundled data through an embedded broker and the engine,
                                                with the API on 127.0.0.1:8080 on a private PostgreSQL
   vytalwatch serve [flags]                     run the API against DATABASE_URL and KAFKA_BROKERS
-  vytalwatch sinks [flags]                     store alerts and latest readings in Postgres; publish the outbox
+  vytalwatch sinks [flags]                     store alerts, latest readings and billing snapshots in Postgres;
+                                               publish the outbox
   vytalwatch migrate                           apply the database migrations to DATABASE_URL
   vytalwatch users create-admin --email E      create an administrator with a password and TOTP
   vytalwatch totp code --secret S              print the current TOTP code of a secret

@@ -14,9 +14,9 @@ import (
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
 )
 
-// runSinks runs the Postgres sinks of vitals.alerts and vitals.readings
-// and the outbox relay until interrupted. Several instances share the
-// partitions through their consumer groups.
+// runSinks runs the Postgres sinks of vitals.alerts, vitals.readings and
+// vitals.billing-events and the outbox relay until interrupted. Several
+// instances share the partitions through their consumer groups.
 func runSinks(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sinks", flag.ContinueOnError)
 	fs.SetOutput(stderr)

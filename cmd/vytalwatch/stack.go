@@ -29,8 +29,8 @@ type stackConfig struct {
 	api     api.Config
 	sinks   bool
 	relay   bool
-	// groupPrefix names the sinks' consumer groups: <prefix>-alerts and
-	// <prefix>-readings.
+	// groupPrefix names the sinks' consumer groups: <prefix>-alerts,
+	// <prefix>-latest_readings and <prefix>-billing.
 	groupPrefix string
 	registry    *prometheus.Registry
 	logger      *slog.Logger
@@ -71,6 +71,7 @@ func startStack(ctx context.Context, db *postgres.DB, cfg stackConfig) (*stack, 
 		for _, sink := range []postgres.Sink{
 			db.AlertSink(topics.Alerts),
 			db.ReadingSink(topics.Readings, vytalwatch.ValidationConfig{}),
+			db.BillingSink(topics.BillingEvents),
 		} {
 			consumer, err := kafka.NewConsumer(kafka.GroupConfig{
 				Brokers: cfg.brokers, GroupID: cfg.groupPrefix + "-" + sink.Name, Topics: []string{sink.Topic}, Logger: cfg.logger,
