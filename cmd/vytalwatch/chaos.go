@@ -262,8 +262,23 @@ func offlineBilling(rows []csv.Row, months map[string]billing.Report) map[string
 	return out
 }
 
-func engineArgs(dataDir string) []string {
-	return []string{"engine", "--data-dir", dataDir, "--http", "", "--no-timers", "--batch-size", "500", "--session-timeout", "2s"}
+// engineArgs are the flags of a harness's engine. httpAddr serves its
+// /healthz and /readyz.
+func engineArgs(dataDir, httpAddr string) []string {
+	return []string{"engine", "--data-dir", dataDir, "--http", httpAddr, "--no-timers", "--batch-size", "500", "--session-timeout", "2s"}
+}
+
+// newEngineChild is an engine process of a harness on brokerAddr, with
+// /healthz on a free port so that stop can wait for it to be up.
+func newEngineChild(bin, logFile, brokerAddr, dataDir string) (*child, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	httpAddr := "127.0.0.1:" + strconv.Itoa(port)
+	c := newChild(bin, logFile, []string{"KAFKA_BROKERS=" + brokerAddr}, engineArgs(dataDir, httpAddr)...)
+	c.healthAddr = httpAddr
+	return c, nil
 }
 
 // cleanRun processes the input with one engine and no interruption.
@@ -282,8 +297,10 @@ func cleanRun(ctx context.Context, cfg chaosConfig, records []engine.Record) (ch
 	if err != nil {
 		return chaosOutcome{}, err
 	}
-	eng := newChild(cfg.bin, filepath.Join(cfg.workDir, "clean-engine.log"), []string{"KAFKA_BROKERS=" + b.Addr()},
-		engineArgs(filepath.Join(cfg.workDir, "clean-state"))...)
+	eng, err := newEngineChild(cfg.bin, filepath.Join(cfg.workDir, "clean-engine.log"), b.Addr(), filepath.Join(cfg.workDir, "clean-state"))
+	if err != nil {
+		return chaosOutcome{}, err
+	}
 	if err := eng.start(); err != nil {
 		return chaosOutcome{}, err
 	}
@@ -317,8 +334,11 @@ func chaoticRun(ctx context.Context, cfg chaosConfig, records []engine.Record) (
 
 	engines := make([]*child, cfg.instances)
 	for i := range engines {
-		engines[i] = newChild(cfg.bin, filepath.Join(cfg.workDir, fmt.Sprintf("engine-%d.log", i)), []string{"KAFKA_BROKERS=" + addr},
-			engineArgs(filepath.Join(cfg.workDir, fmt.Sprintf("engine-%d-state", i)))...)
+		engines[i], err = newEngineChild(cfg.bin, filepath.Join(cfg.workDir, fmt.Sprintf("engine-%d.log", i)), addr,
+			filepath.Join(cfg.workDir, fmt.Sprintf("engine-%d-state", i)))
+		if err != nil {
+			return rep, chaosOutcome{}, err
+		}
 		if err := engines[i].start(); err != nil {
 			return rep, chaosOutcome{}, err
 		}

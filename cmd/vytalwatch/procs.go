@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,8 +18,12 @@ type child struct {
 	args []string
 	env  []string
 	log  string
-	cmd  *exec.Cmd
-	done chan error
+	// healthAddr, when set, is the address of the process's /healthz.
+	// stop waits for it to respond first: a process stopped before it has
+	// installed its signal handlers dies of SIGTERM instead of draining.
+	healthAddr string
+	cmd        *exec.Cmd
+	done       chan error
 }
 
 func newChild(bin, logFile string, env []string, args ...string) *child {
@@ -58,6 +63,10 @@ func (c *child) stop(timeout time.Duration) error {
 	if c.cmd == nil {
 		return nil
 	}
+	deadline := time.Now().Add(timeout)
+	if err := c.waitHealthy(deadline); err != nil {
+		return err
+	}
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-c.done:
@@ -66,10 +75,35 @@ func (c *child) stop(timeout time.Duration) error {
 			return fmt.Errorf("%s exited with %v; see %s", c.args[0], err, c.log)
 		}
 		return nil
-	case <-time.After(timeout):
+	case <-time.After(time.Until(deadline)):
 		c.kill()
 		return fmt.Errorf("%s did not stop within %s of SIGTERM; see %s", c.args[0], timeout, c.log)
 	}
+}
+
+// waitHealthy waits until the process serves /healthz, when it has a
+// health address, or exits.
+func (c *child) waitHealthy(deadline time.Time) error {
+	if c.healthAddr == "" {
+		return nil
+	}
+	client := http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-c.done:
+			c.done <- err
+			return nil
+		default:
+		}
+		if resp, err := client.Get("http://" + c.healthAddr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not serve /healthz on %s in time; see %s", c.args[0], c.healthAddr, c.log)
 }
 
 // freePort returns a TCP port on 127.0.0.1 that is free now.

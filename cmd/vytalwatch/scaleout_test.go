@@ -109,9 +109,9 @@ func TestInstancesSplitAndTakeOver(t *testing.T) {
 		if ports[i], err = freePort(); err != nil {
 			t.Fatal(err)
 		}
-		args := engineArgs(filepath.Join(work, fmt.Sprintf("e%d", i)))
-		args[4] = "127.0.0.1:" + strconv.Itoa(ports[i])
+		args := engineArgs(filepath.Join(work, fmt.Sprintf("e%d", i)), "127.0.0.1:"+strconv.Itoa(ports[i]))
 		engines[i] = newChild(cfg.bin, filepath.Join(work, fmt.Sprintf("e%d.log", i)), []string{"KAFKA_BROKERS=" + b.Addr()}, args...)
+		engines[i].healthAddr = args[4]
 		if err := engines[i].start(); err != nil {
 			t.Fatal(err)
 		}
@@ -240,9 +240,11 @@ func TestBrokerOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := engineArgs(filepath.Join(work, "state"))
-	args[7] = "50" // small batches, so the outage lands mid-stream
-	eng := newChild(cfg.bin, filepath.Join(work, "engine.log"), []string{"KAFKA_BROKERS=" + addr}, args...)
+	eng, err := newEngineChild(cfg.bin, filepath.Join(work, "engine.log"), addr, filepath.Join(work, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.args[7] = "50" // small batches, so the outage lands mid-stream
 	if err := eng.start(); err != nil {
 		t.Fatal(err)
 	}
