@@ -59,6 +59,10 @@ func reject(reason, field, value, format string, args ...any) *Rejection {
 	return &Rejection{Reason: reason, Field: field, Value: value, Message: fmt.Sprintf(format, args...)}
 }
 
+// DefaultMaxAge is how far behind its arrival a reading may be measured
+// unless ValidationConfig.MaxAge says otherwise.
+const DefaultMaxAge = 10 * 365 * 24 * time.Hour
+
 // ValidationConfig holds the clock limits of validation.
 type ValidationConfig struct {
 	// MaxFutureSkew is how far measured_at may be ahead of received_at.
@@ -76,7 +80,7 @@ func (c ValidationConfig) WithDefaults() ValidationConfig {
 		c.MaxFutureSkew = 10 * time.Minute
 	}
 	if c.MaxAge == 0 {
-		c.MaxAge = 10 * 365 * 24 * time.Hour
+		c.MaxAge = DefaultMaxAge
 	}
 	return c
 }

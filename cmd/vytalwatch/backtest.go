@@ -49,10 +49,11 @@ func runRulesBacktest(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rows, err := loadRows(*file)
+	rows, bad, err := readInput(*file)
 	if err != nil {
 		return err
 	}
+	warnBadRows(stderr, *file, bad)
 	if *rebase {
 		now, err := parseNow(*nowFlag)
 		if err != nil {

@@ -175,7 +175,9 @@ func readWith[T any](path string, read func(io.Reader) ([]T, error)) ([]T, error
 // billingObservations validates and dedupes the readings as the engine
 // does and returns each patient's observations.
 func billingObservations(path string) (map[string][]billing.Observation, error) {
-	rows, err := csv.ReadFile(path)
+	// A reading row that cannot be read could be a billable day, so the
+	// report stops rather than count without it.
+	rows, err := loadRows(path)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ type demoOptions struct {
 	once       bool
 	summary    string
 	alerts     string
+	rejections string
 	dataDir    string
 	rebase     bool
 	now        string
@@ -46,6 +47,7 @@ func parseDemoFlags(args []string, stderr io.Writer) (demoOptions, error) {
 	fs.BoolVar(&o.once, "once", false, "exit once the input is processed (otherwise run until interrupted)")
 	fs.StringVar(&o.summary, "summary", "", "write the run's summary as JSON to this file")
 	fs.StringVar(&o.alerts, "alerts", "", "write every alert event as one JSON object per line to this file")
+	fs.StringVar(&o.rejections, "rejections", "", "write every rejected row, with its line, reason and a message that names the fix, as one JSON object per line to this file")
 	fs.StringVar(&o.dataDir, "data-dir", "", "state directory (default: a temporary directory, removed at exit)")
 	fs.BoolVar(&o.rebase, "rebase", true, "shift each patient's readings so the newest lands at --now, keeping intervals")
 	fs.StringVar(&o.now, "now", "", "the present for rebasing and for the engine clock, RFC 3339 (default: the real time)")
@@ -100,14 +102,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	rows, err := loadRows(o.file)
+	rows, bad, err := readInput(o.file)
 	if err != nil {
 		return err
 	}
+	warnBadRows(stderr, o.file, bad)
 	if o.rebase {
 		rows = csv.Rebase(rows, now)
 	}
-	for _, out := range []struct{ flag, path string }{{"--summary", o.summary}, {"--alerts", o.alerts}} {
+	for _, out := range []struct{ flag, path string }{{"--summary", o.summary}, {"--alerts", o.alerts}, {"--rejections", o.rejections}} {
 		if err := checkWritable(out.flag, out.path); err != nil {
 			return err
 		}
@@ -123,7 +126,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(dataDir)
 	}
-	d := &demo{opts: o, logger: logger, stdout: stdout, stderr: stderr, now: now, base: base, rows: rows, dataDir: dataDir}
+	d := &demo{opts: o, logger: logger, stdout: stdout, stderr: stderr, now: now, base: base, rows: rows, badRows: bad, dataDir: dataDir}
 	return d.run(ctx)
 }
 
@@ -183,13 +186,16 @@ func loadRules(name string) ([]*rules.Compiled, error) {
 
 // demo is one run of the self-contained pipeline.
 type demo struct {
-	opts    demoOptions
-	logger  *slog.Logger
-	stdout  io.Writer
-	stderr  io.Writer
-	now     time.Time
-	base    []*rules.Compiled
-	rows    []csv.Row
+	opts   demoOptions
+	logger *slog.Logger
+	stdout io.Writer
+	stderr io.Writer
+	now    time.Time
+	base   []*rules.Compiled
+	rows   []csv.Row
+	// badRows are the input's rows that could not be read as CSV. They
+	// never reach the broker, and the summary counts them as rejected.
+	badRows []*csv.RowError
 	dataDir string
 	topics  engine.Topics
 	broker  *kafkatest.Broker
@@ -208,6 +214,11 @@ func (d *demo) summarize(store *state.Store) (summary, error) {
 		return s, err
 	}
 	s.Input, s.Now = d.opts.file, d.now
+	if n := int64(len(d.badRows)); n > 0 {
+		s.ReadingsIn += n
+		s.ReadingsRejected += n
+		s.RejectedByReason[reasonMalformedRow] += n
+	}
 	if !d.processed.IsZero() {
 		elapsed := d.processed.Sub(d.started)
 		s.ElapsedSeconds = elapsed.Seconds()
@@ -262,6 +273,11 @@ func (d *demo) run(ctx context.Context) error {
 
 	if d.opts.alerts != "" {
 		if err := d.writeAlerts(ctx); err != nil {
+			return err
+		}
+	}
+	if d.opts.rejections != "" {
+		if err := d.writeRejections(ctx); err != nil {
 			return err
 		}
 	}

@@ -175,6 +175,55 @@ func TestDemoFileFlag(t *testing.T) {
 	}
 }
 
+// TestDemoKeepsGoodRowsOfABadFile checks that a row that is not valid CSV,
+// a bad value and a mistyped year cost only their own rows: the others are
+// read, rebased on the patient's real times and fire their alert, and the
+// rejections file locates each bad row with a message that names the fix.
+func TestDemoKeepsGoodRowsOfABadFile(t *testing.T) {
+	dir := t.TempDir()
+	path, rejPath := filepath.Join(dir, "v.csv"), filepath.Join(dir, "rejections.jsonl")
+	csvText := "patient_id,time,metric,value,unit,source_row_id\n" +
+		"a,2026-03-01T10:00:00Z,spo2,88,%,1\n" +
+		"a,2026-03-01T10:01:00Z,spo2,87\n" +
+		"a,2026-03-01T10:02:00Z,spo2,8\"6,%,3\n" +
+		"a,2026-03-01T10:03:00Z,spo2,abc,%,4\n" +
+		"a,2096-03-01T10:04:00Z,spo2,97,%,5\n" +
+		"a,2026-03-01T10:05:00Z,spo2,96,%,6\n"
+	if err := os.WriteFile(path, []byte(csvText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, events := runDemoOnce(t, "--file", path, "--rejections", rejPath)
+	checks := []struct {
+		name      string
+		got, want int64
+	}{
+		{"readings_in", s.ReadingsIn, 6},
+		{"readings_accepted", s.ReadingsAccepted, 2},
+		{"readings_rejected", s.ReadingsRejected, 4},
+		{"rejected malformed_row", s.RejectedByReason["malformed_row"], 2},
+		{"rejected value_not_numeric", s.RejectedByReason["value_not_numeric"], 1},
+		{"rejected timestamp_in_future", s.RejectedByReason["timestamp_in_future"], 1},
+		{"alert events", int64(len(events)), 2},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	data, err := os.ReadFile(rejPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"line":3,"reason":"malformed_row","message":"it has 4 fields, but the header has 6; give the row one field per header column, empty where there is no value"}
+{"line":4,"reason":"malformed_row","message":"bare \" in non-quoted-field at line 4, column 30; put a field that contains quotes or commas in double quotes, and double each quote inside it"}
+{"line":5,"source_row_id":"4","patient_id":"a","reason":"value_not_numeric","field":"value","value":"\"abc\"","message":"value \"abc\" for spo2 is not a JSON number; send a number such as 72"}
+{"line":6,"source_row_id":"5","patient_id":"a","reason":"timestamp_in_future","field":"measured_at","value":"2096-03-10T11:59:00Z","message":"measured_at 2096-03-10T11:59:00Z is 613631h59m0s ahead of received_at 2026-03-10T12:00:00Z (at most 10m0s allowed); check the device clock"}
+`
+	if string(data) != want {
+		t.Errorf("rejections file:\n%s\nwant:\n%s", data, want)
+	}
+}
+
 // TestDemoBadFlags checks that flag mistakes exit 2 with a message.
 func TestDemoBadFlags(t *testing.T) {
 	cases := [][]string{

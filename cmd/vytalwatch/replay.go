@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/vytalwatch/vytalwatch/connectors/csv"
@@ -25,31 +27,56 @@ const (
 	replayChunkBytes = 768 << 10
 )
 
-// loadRows reads a vitals CSV: a path, or "bundled:NAME" for a data set
-// built into the binary.
+// loadRows reads a vitals CSV as readInput does, for inputs that must be
+// whole: a row that cannot be read is an error.
 func loadRows(file string) ([]csv.Row, error) {
-	if name, ok := bundledName(file); ok {
-		b, err := data.Bundled(name)
-		if err != nil {
-			return nil, err
-		}
-		r, err := csv.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return nil, err
-		}
-		var rows []csv.Row
-		for {
-			row, err := r.Next()
-			if err == io.EOF {
-				return rows, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			rows = append(rows, row)
-		}
+	rows, bad, err := readInput(file)
+	if err != nil {
+		return nil, err
 	}
-	return csv.ReadFile(file)
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s: %w", file, badRowsError(bad))
+	}
+	return rows, nil
+}
+
+// readInput reads a vitals CSV: a path, or "bundled:NAME" for a data set
+// built into the binary. Rows that cannot be read come back as bad, and
+// the rest are read.
+func readInput(file string) ([]csv.Row, []*csv.RowError, error) {
+	name, ok := bundledName(file)
+	if !ok {
+		return csv.ReadFile(file)
+	}
+	b, err := data.Bundled(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return csv.ReadAll(bytes.NewReader(b))
+}
+
+// maxReportedBadRows is how many bad rows a warning or error lists.
+const maxReportedBadRows = 5
+
+// badRowsError lists the first bad rows of an input.
+func badRowsError(bad []*csv.RowError) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d rows cannot be read", len(bad))
+	for i, e := range bad {
+		if i == maxReportedBadRows {
+			fmt.Fprintf(&b, "\n  and %d more", len(bad)-i)
+			break
+		}
+		fmt.Fprintf(&b, "\n  %v", e)
+	}
+	return errors.New(b.String())
+}
+
+// warnBadRows tells the user which rows of file were skipped.
+func warnBadRows(w io.Writer, file string, bad []*csv.RowError) {
+	if len(bad) > 0 {
+		fmt.Fprintf(w, "warning: %s: %v; these rows were skipped and the others read\n", file, badRowsError(bad))
+	}
 }
 
 func bundledName(file string) (string, bool) {
@@ -118,10 +145,11 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	rows, err := loadRows(*file)
+	rows, bad, err := readInput(*file)
 	if err != nil {
 		return err
 	}
+	warnBadRows(stderr, *file, bad)
 	if *rebase {
 		rows = csv.Rebase(rows, now)
 	}

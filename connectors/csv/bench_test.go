@@ -13,7 +13,7 @@ import (
 var payloadSink []byte
 
 func BenchmarkPayload(b *testing.B) {
-	rows, err := csv.ReadFile("testdata/reordered-columns.csv")
+	rows, _, err := csv.ReadFile("testdata/reordered-columns.csv")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func BenchmarkPayload(b *testing.B) {
 }
 
 func BenchmarkAppendPayload(b *testing.B) {
-	rows, err := csv.ReadFile("testdata/mimic3-demo-first200.csv")
+	rows, _, err := csv.ReadFile("testdata/mimic3-demo-first200.csv")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func BenchmarkReadFile(b *testing.B) {
 	b.ReportAllocs()
 	rowCount := 0
 	for b.Loop() {
-		rows, err := csv.ReadFile(path)
+		rows, _, err := csv.ReadFile(path)
 		if err != nil {
 			b.Fatal(err)
 		}

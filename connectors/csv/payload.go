@@ -30,9 +30,10 @@ const payloadCapacity = 320
 //     as 72, -0.5, .5 or 1e3. It is null when the text is blank, which the
 //     engine rejects as missing_field, and otherwise the trimmed text as a
 //     JSON string, which the engine rejects as value_not_numeric.
-//   - measured_at is the trimmed time re-formatted as RFC 3339 in UTC with
-//     up to nanosecond precision when it parses as RFC 3339, and otherwise
-//     the raw text, which the engine rejects as invalid_timestamp.
+//   - measured_at is the trimmed time re-formatted as RFC 3339 with up to
+//     nanosecond precision, keeping its UTC offset, when it parses as RFC
+//     3339, and otherwise the raw text, which the engine rejects as
+//     invalid_timestamp.
 func Payload(row Row, receivedAt time.Time) []byte {
 	return AppendPayload(make([]byte, 0, payloadCapacity), row, receivedAt)
 }
@@ -189,8 +190,8 @@ func scanDecimal(s string) (isDecimal, isJSONNumber bool) {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// appendMeasuredAt appends the row's time as a JSON string: RFC 3339 in UTC
-// when it parses, else the raw text.
+// appendMeasuredAt appends the row's time as a JSON string: RFC 3339 with
+// its offset when it parses, else the raw text.
 func appendMeasuredAt(dst []byte, text string) []byte {
 	measured, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(text))
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 
 func readRows(t *testing.T, path string) []csv.Row {
 	t.Helper()
-	rows, err := csv.ReadFile(path)
+	rows, _, err := csv.ReadFile(path)
 	if err != nil {
 		t.Fatalf("ReadFile: %v", err)
 	}

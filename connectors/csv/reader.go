@@ -9,8 +9,8 @@
 // file's order, which is their arrival order.
 //
 // The reader reports only structural problems: a missing column, a row with
-// the wrong number of fields, or invalid CSV quoting. It does not check
-// values or times. Payload passes them to the engine, which validates them
+// the wrong number of fields, or invalid CSV quoting; a bad row costs only
+// itself. It does not check values or times. Payload passes them to the engine, which validates them
 // and dead-letters bad readings with a reason.
 package csv
 
@@ -169,16 +169,34 @@ func isKnownColumn(name string) bool {
 	return false
 }
 
+// RowError is a row that could not be read: its field count differs from
+// the header's, or its quoting is invalid. Reading continues with the next
+// row.
+type RowError struct {
+	// Line is the 1-based line where the row starts.
+	Line int
+	// Problem says what is wrong and how to fix it.
+	Problem string
+}
+
+func (e *RowError) Error() string {
+	return fmt.Sprintf("invalid CSV row on line %d: %s", e.Line, e.Problem)
+}
+
 // Next returns the next row, or io.EOF after the last one. Empty lines and
-// lines of only spaces or tabs are skipped. A row whose field count differs
-// from the header's is an error that names its line, and a following call
-// to Next continues with the row after it. Other errors, such as a bare
-// quote inside a field, come from encoding/csv and also name the line.
+// lines of only spaces or tabs are skipped. A row that cannot be read is a
+// *RowError, and a following call to Next continues with the row after it.
+// Any other error is fatal.
 func (r *Reader) Next() (Row, error) {
 	for {
 		record, err := r.csv.Read()
 		if errors.Is(err, io.EOF) {
 			return Row{}, io.EOF
+		}
+		var parseErr *csv.ParseError
+		if errors.As(err, &parseErr) {
+			return Row{}, &RowError{Line: parseErr.StartLine, Problem: fmt.Sprintf("%v at line %d, column %d; "+
+				"put a field that contains quotes or commas in double quotes, and double each quote inside it", parseErr.Err, parseErr.Line, parseErr.Column)}
 		}
 		if err != nil {
 			return Row{}, fmt.Errorf("failed to read CSV row: %w", err)
@@ -192,7 +210,8 @@ func (r *Reader) Next() (Row, error) {
 		if len(record) == 1 && strings.TrimSpace(record[0]) == "" {
 			continue
 		}
-		return Row{}, fmt.Errorf("invalid CSV row on line %d: it has %d fields, but the header has %d", line, len(record), r.width)
+		return Row{}, &RowError{Line: line, Problem: fmt.Sprintf("it has %d fields, but the header has %d; "+
+			"give the row one field per header column, empty where there is no value", len(record), r.width)}
 	}
 }
 
@@ -221,28 +240,41 @@ func optionalField(record []string, index int) string {
 	return record[index]
 }
 
-// ReadFile reads every row of the CSV file at path, in file order. It stops
-// at the first error, which names the path.
-func ReadFile(path string) ([]Row, error) {
+// ReadFile reads every row of the CSV file at path, in file order. Rows
+// that cannot be read are skipped and returned as bad, so that one broken
+// line costs only itself. A missing file or an invalid header is an error
+// that names the path.
+func ReadFile(path string) (rows []Row, bad []*RowError, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-
-	reader, err := NewReader(f)
+	rows, bad, err = ReadAll(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var rows []Row
+	return rows, bad, nil
+}
+
+// ReadAll reads every row of r as ReadFile does.
+func ReadAll(r io.Reader) (rows []Row, bad []*RowError, err error) {
+	reader, err := NewReader(r)
+	if err != nil {
+		return nil, nil, err
+	}
 	for {
 		row, err := reader.Next()
-		if errors.Is(err, io.EOF) {
-			return rows, nil
+		var rowErr *RowError
+		switch {
+		case errors.Is(err, io.EOF):
+			return rows, bad, nil
+		case errors.As(err, &rowErr):
+			bad = append(bad, rowErr)
+		case err != nil:
+			return nil, nil, err
+		default:
+			rows = append(rows, row)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		rows = append(rows, row)
 	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestReadFileReorderedColumns(t *testing.T) {
-	rows, err := csv.ReadFile("testdata/reordered-columns.csv")
+	rows, _, err := csv.ReadFile("testdata/reordered-columns.csv")
 	if err != nil {
 		t.Fatalf("ReadFile: %v", err)
 	}
@@ -37,7 +37,7 @@ func TestReadFileReorderedColumns(t *testing.T) {
 }
 
 func TestNewReaderMissingColumns(t *testing.T) {
-	_, err := csv.ReadFile("testdata/missing-columns.csv")
+	_, _, err := csv.ReadFile("testdata/missing-columns.csv")
 	if err == nil {
 		t.Fatal("ReadFile returned no error for a header without time and unit")
 	}
@@ -54,7 +54,7 @@ func TestNewReaderMissingColumns(t *testing.T) {
 }
 
 func TestNewReaderDuplicateColumn(t *testing.T) {
-	_, err := csv.ReadFile("testdata/duplicate-column.csv")
+	_, _, err := csv.ReadFile("testdata/duplicate-column.csv")
 	if err == nil {
 		t.Fatal("ReadFile returned no error for a header naming device_id twice")
 	}
@@ -110,8 +110,9 @@ func TestNextWrongFieldCount(t *testing.T) {
 	}
 
 	_, err = reader.Next()
-	if err == nil {
-		t.Fatal("Next returned no error for a row with 5 fields")
+	var rowErr *csv.RowError
+	if !errors.As(err, &rowErr) || rowErr.Line != 4 {
+		t.Fatalf("Next returned %v for a row with 5 fields, want a *RowError on line 4", err)
 	}
 	if !strings.Contains(err.Error(), "line 4") {
 		t.Errorf("error %q does not name line 4", err)
@@ -135,24 +136,50 @@ func TestNextWrongFieldCount(t *testing.T) {
 	}
 }
 
-func TestReadFileWrongFieldCount(t *testing.T) {
-	rows, err := csv.ReadFile("testdata/wrong-field-count.csv")
-	if err == nil {
-		t.Fatal("ReadFile returned no error for a row with 5 fields")
+func TestReadFileSkipsWrongFieldCount(t *testing.T) {
+	rows, bad, err := csv.ReadFile("testdata/wrong-field-count.csv")
+	if err != nil {
+		t.Fatalf("ReadFile: %v", err)
 	}
-	if rows != nil {
-		t.Errorf("ReadFile returned %d rows with its error, want none", len(rows))
+	var ids []string
+	for _, row := range rows {
+		ids = append(ids, row.SourceRowID)
 	}
-	if !strings.Contains(err.Error(), "testdata/wrong-field-count.csv") {
-		t.Errorf("error %q does not name the file", err)
+	if got := strings.Join(ids, ","); got != "r-1,r-2,r-4" {
+		t.Errorf("rows read = %s, want r-1,r-2,r-4", got)
 	}
-	if !strings.Contains(err.Error(), "line 4") {
-		t.Errorf("error %q does not name line 4", err)
+	if len(bad) != 1 {
+		t.Fatalf("bad rows = %v, want one", bad)
+	}
+	want := "invalid CSV row on line 4: it has 5 fields, but the header has 6; " +
+		"give the row one field per header column, empty where there is no value"
+	if bad[0].Line != 4 || bad[0].Error() != want {
+		t.Errorf("bad row = line %d %q, want line 4 %q", bad[0].Line, bad[0].Error(), want)
+	}
+}
+
+// A bare quote costs only its own row: the rows around it are read.
+func TestReadAllSkipsBadQuoting(t *testing.T) {
+	input := "patient_id,time,metric,value,unit,source_row_id\n" +
+		"p-1,2026-03-10T08:15:00Z,heart_rate,72,bpm,r-1\n" +
+		"p-1,2026-03-10T08:16:00Z,heart_rate,7\"4,bpm,r-2\n" +
+		"p-1,2026-03-10T08:17:00Z,heart_rate,75,bpm,r-3\n"
+	rows, bad, err := csv.ReadAll(strings.NewReader(input))
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if len(rows) != 2 || rows[0].SourceRowID != "r-1" || rows[1].SourceRowID != "r-3" || rows[1].Line != 4 {
+		t.Errorf("rows = %+v, want r-1 and r-3 on line 4", rows)
+	}
+	want := "invalid CSV row on line 3: bare \" in non-quoted-field at line 3, column 38; " +
+		"put a field that contains quotes or commas in double quotes, and double each quote inside it"
+	if len(bad) != 1 || bad[0].Error() != want {
+		t.Errorf("bad rows = %v, want one: %s", bad, want)
 	}
 }
 
 func TestReadFileBlankTrailingLines(t *testing.T) {
-	rows, err := csv.ReadFile("testdata/blank-trailing-lines.csv")
+	rows, _, err := csv.ReadFile("testdata/blank-trailing-lines.csv")
 	if err != nil {
 		t.Fatalf("ReadFile: %v", err)
 	}
@@ -217,7 +244,7 @@ func TestNextBareQuoteNamesLine(t *testing.T) {
 // The excerpt is the first 200 data rows of the MIMIC-III demo vitals feed,
 // described in testdata/README.md.
 func TestReadFileMIMICExcerpt(t *testing.T) {
-	rows, err := csv.ReadFile("testdata/mimic3-demo-first200.csv")
+	rows, _, err := csv.ReadFile("testdata/mimic3-demo-first200.csv")
 	if err != nil {
 		t.Fatalf("ReadFile: %v", err)
 	}

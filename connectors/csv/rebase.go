@@ -1,13 +1,22 @@
 package csv
 
 import (
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/vytalwatch/vytalwatch"
 )
 
 // Rebase returns a copy of rows in the same order with each patient's times
-// shifted by one offset, chosen so that the patient's newest time becomes
-// now. Intervals between a patient's rows are kept exactly. A shifted time
+// shifted by one offset, chosen so that the patient's anchor time becomes
+// now. The anchor is the newest time unless a few times lie far ahead of
+// the rest, as a mistyped year does: it is the time that keeps the most of
+// the patient's rows within vytalwatch.DefaultMaxAge before it, the newest
+// such time on a tie. Rows outside that span shift with the rest and are
+// rejected by the engine with a reason that names their time, instead of
+// pushing every other row out of range. Intervals between a patient's rows
+// are kept exactly. A shifted time
 // is written in RFC 3339 with nanosecond precision and keeps its original
 // UTC offset. Rows whose time does not parse as RFC 3339 are copied
 // unchanged, as are all rows of a patient without any parseable time.
@@ -17,16 +26,18 @@ import (
 func Rebase(rows []Row, now time.Time) []Row {
 	parsed := make([]time.Time, len(rows))
 	valid := make([]bool, len(rows))
-	newest := make(map[string]time.Time)
+	times := make(map[string][]time.Time)
 	for i, row := range rows {
 		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(row.Time))
 		if err != nil {
 			continue
 		}
 		parsed[i], valid[i] = t, true
-		if latest, ok := newest[row.PatientID]; !ok || t.After(latest) {
-			newest[row.PatientID] = t
-		}
+		times[row.PatientID] = append(times[row.PatientID], t)
+	}
+	anchors := make(map[string]time.Time, len(times))
+	for patient, ts := range times {
+		anchors[patient] = anchorTime(ts, vytalwatch.DefaultMaxAge)
 	}
 
 	out := make([]Row, len(rows))
@@ -35,10 +46,33 @@ func Rebase(rows []Row, now time.Time) []Row {
 		if !valid[i] {
 			continue
 		}
-		shifted := shiftTime(parsed[i], newest[out[i].PatientID], now)
+		shifted := shiftTime(parsed[i], anchors[out[i].PatientID], now)
 		out[i].Time = shifted.Format(time.RFC3339Nano)
 	}
 	return out
+}
+
+// anchorTime returns the time of ts that has the most of ts within span
+// before it, the newest on a tie. ts is sorted in place.
+func anchorTime(ts []time.Time, span time.Duration) time.Time {
+	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	best, bestCount := ts[len(ts)-1], 0
+	oldest := 0 // index of the oldest time within span of ts[i]
+	for i, t := range ts {
+		for spanBefore(ts[oldest], t, span) {
+			oldest++
+		}
+		if count := i - oldest + 1; count >= bestCount {
+			best, bestCount = t, count
+		}
+	}
+	return best
+}
+
+// spanBefore reports whether old is more than span before t. It compares
+// seconds because a time.Duration overflows beyond about 292 years.
+func spanBefore(old, t time.Time, span time.Duration) bool {
+	return t.Unix()-old.Unix() > int64(span/time.Second)
 }
 
 // shiftTime returns t moved by now minus newest, in t's UTC offset. It adds

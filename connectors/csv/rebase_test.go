@@ -84,3 +84,36 @@ func TestRebaseEmpty(t *testing.T) {
 		t.Errorf("Rebase(nil) returned %d rows", len(rebased))
 	}
 }
+
+// A mistyped year far ahead of a patient's other times must not become the
+// anchor: the three real rows land at now, and the 2096 row lands seventy
+// years ahead, where the engine rejects it by its own time.
+func TestRebaseAnchorsOnTheMostRowsNotAMistypedYear(t *testing.T) {
+	rows := []csv.Row{
+		{PatientID: "p1", Time: "2026-03-01T10:00:00Z"},
+		{PatientID: "p1", Time: "2026-03-01T10:05:00Z"},
+		{PatientID: "p1", Time: "2026-03-01T10:06:00Z"},
+		{PatientID: "p1", Time: "2096-03-01T10:07:00Z"},
+		// p2's readings are eleven years apart, one each: the newest
+		// anchors, as for any patient without outliers.
+		{PatientID: "p2", Time: "2010-01-01T00:00:00Z"},
+		{PatientID: "p2", Time: "2021-01-01T00:00:00Z"},
+	}
+	now := mustParseTime(t, "2026-03-10T12:00:00Z")
+
+	rebased := csv.Rebase(rows, now)
+
+	want := []string{
+		"2026-03-10T11:54:00Z",
+		"2026-03-10T11:59:00Z",
+		"2026-03-10T12:00:00Z",
+		"2096-03-10T12:01:00Z",
+		"2015-03-10T12:00:00Z",
+		"2026-03-10T12:00:00Z",
+	}
+	for i, w := range want {
+		if rebased[i].Time != w {
+			t.Errorf("row %d: Time = %q, want %q", i, rebased[i].Time, w)
+		}
+	}
+}
