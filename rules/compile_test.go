@@ -97,6 +97,8 @@ func TestCompileProblem(t *testing.T) {
 			wantProblem{"actions[0]", `action "sms" must be one of notify, ai_analysis, page`, 0, 0, ""}},
 		{"for", func(r *rules.Rule) { r.For = "often" },
 			wantProblem{"for", `for "often": give a duration such as 10m or a count such as "3 readings"`, 0, 0, ""}},
+		{"for too long", func(r *rules.Rule) { r.For = "99999999h" },
+			wantProblem{"for", `for: "99999999h" is longer than the maximum of 35d`, 0, 0, ""}},
 		{"renotify", func(r *rules.Rule) { r.Renotify = "36d" },
 			wantProblem{"renotify", `"36d" is longer than the maximum of 35d`, 0, 0, ""}},
 		{"scope ages", func(r *rules.Rule) { r.Scope.MinAge, r.Scope.MaxAge = ptr(65.0), ptr(18.0) },

@@ -95,9 +95,12 @@ func ParseHold(s string) (Hold, error) {
 		}
 		return Hold{Readings: n}, nil
 	}
+	if !windowPattern.MatchString(s) {
+		return Hold{}, fmt.Errorf("for %q: give a duration such as 10m or a count such as \"3 readings\"", s)
+	}
 	d, err := ParseWindow(s)
 	if err != nil {
-		return Hold{}, fmt.Errorf("for %q: give a duration such as 10m or a count such as \"3 readings\"", s)
+		return Hold{}, fmt.Errorf("for: %w", err)
 	}
 	return Hold{Duration: d}, nil
 }
@@ -116,7 +119,7 @@ func ParseWindow(s string) (time.Duration, error) {
 	}
 	n, err := strconv.ParseInt(m[1], 10, 64)
 	if err != nil || n > 100000 {
-		return 0, fmt.Errorf("%q is too long", s)
+		return 0, fmt.Errorf("%q is longer than the maximum of 35d", s)
 	}
 	unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[2]]
 	d := time.Duration(n) * unit

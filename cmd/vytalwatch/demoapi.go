@@ -66,9 +66,9 @@ func (d *demo) startAPI(ctx context.Context) (*demoAPI, error) {
 
 	envProblems = nil
 	cfg, generated, problems := loadAPIConfig(nil)
-	if err := errors.Join(append(problems, envProblems...)...); err != nil {
+	if problems = append(problems, envProblems...); len(problems) > 0 {
 		a.close()
-		return nil, fmt.Errorf("%w: invalid configuration:\n  %w", errUsage, err)
+		return nil, configError(problems)
 	}
 	if generated {
 		d.logger.Info("api tokens are signed with a key generated at start; set VYTALWATCH_JWT_KEY to keep them valid across restarts")

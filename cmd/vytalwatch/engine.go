@@ -83,14 +83,20 @@ func loadEngineConfig(args []string, stderr io.Writer) (engineConfig, error) {
 	if c.session < time.Second {
 		problems = append(problems, fmt.Errorf("session timeout %s must be at least 1s", c.session))
 	}
-	if c.batchSize < 0 || c.timer < 0 {
-		problems = append(problems, fmt.Errorf("batch size %d and timer interval %s must not be negative", c.batchSize, c.timer))
-	} else if err := c.engineConfig(engine.DefaultTopics()).WithDefaults().Validate(); err != nil {
-		problems = append(problems, err)
+	if c.batchSize < 0 {
+		problems = append(problems, fmt.Errorf("batch size %d must not be negative (0 takes the default)", c.batchSize))
+	}
+	if c.timer < 0 {
+		problems = append(problems, fmt.Errorf("timer interval %s must not be negative (0 takes the default)", c.timer))
+	}
+	if c.batchSize >= 0 && c.timer >= 0 {
+		if err := c.engineConfig(engine.DefaultTopics()).WithDefaults().Validate(); err != nil {
+			problems = append(problems, err)
+		}
 	}
 	problems = append(problems, envProblems...)
 	if len(problems) > 0 {
-		return c, fmt.Errorf("%w: invalid configuration:\n  %w", errUsage, errors.Join(problems...))
+		return c, configError(problems)
 	}
 	return c, nil
 }

@@ -24,6 +24,16 @@ import (
 // exits 2 for them.
 var errUsage = errors.New("usage")
 
+// configError is a usage error that lists each configuration problem on
+// its own indented line.
+func configError(problems []error) error {
+	lines := make([]string, len(problems))
+	for i, p := range problems {
+		lines[i] = strings.ReplaceAll(p.Error(), "\n", "\n  ")
+	}
+	return fmt.Errorf("%w: invalid configuration:\n  %s", errUsage, strings.Join(lines, "\n  "))
+}
+
 // exitError carries a specific exit status, such as 1 for failed rule
 // tests, without a message of its own.
 type exitError struct{ code int }

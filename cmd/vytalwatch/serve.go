@@ -68,7 +68,7 @@ func loadServeConfig(args []string, stderr io.Writer) (serveConfig, error) {
 	c.api, c.keyGenerated, problems = loadAPIConfig(problems)
 	problems = append(problems, envProblems...)
 	if len(problems) > 0 {
-		return c, fmt.Errorf("%w: invalid configuration:\n  %w", errUsage, errors.Join(problems...))
+		return c, configError(problems)
 	}
 	return c, nil
 }

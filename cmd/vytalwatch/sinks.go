@@ -38,7 +38,7 @@ func runSinks(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	problems = append(problems, envProblems...)
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: invalid configuration:\n  %w", errUsage, errors.Join(problems...))
+		return configError(problems)
 	}
 
 	logger, err := newLogger(stderr)
