@@ -89,8 +89,8 @@ func TestIdentity(t *testing.T) {
 			with(nil),
 			false},
 		{"device and id split",
-			edit(map[string]any{"device_id": "a\x00b", "measurement_id": "c"}),
-			edit(map[string]any{"device_id": "a", "measurement_id": "b\x00c"}),
+			edit(map[string]any{"device_id": "ab", "measurement_id": "c"}),
+			edit(map[string]any{"device_id": "a", "measurement_id": "bc"}),
 			false},
 	}
 	for _, tc := range cases {

@@ -39,8 +39,11 @@ func DecodeProfile(data []byte) (PatientProfile, error) {
 	if p.PatientID == "" {
 		return p, fmt.Errorf("patient profile has no patient_id")
 	}
-	if len(p.PatientID) > maxIDLength {
-		return p, fmt.Errorf("patient profile patient_id is %d bytes long; ids may be at most %d bytes", len(p.PatientID), maxIDLength)
+	// NOTE: only the length is checked, not ValidPatientID, so that
+	// profiles stored before that rule still load. DecodeReading rejects
+	// readings for such ids.
+	if len(p.PatientID) > MaxIDLength {
+		return p, fmt.Errorf("patient profile patient_id is %d bytes long; ids may be at most %d bytes", len(p.PatientID), MaxIDLength)
 	}
 	if p.Timezone != "" {
 		if _, err := LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agnivade/levenshtein"
 )
@@ -33,11 +38,8 @@ const (
 	ReasonInvalidTimezone   = "invalid_timezone"
 	ReasonInvalidSource     = "invalid_source"
 	ReasonFieldTooLong      = "field_too_long"
+	ReasonInvalidID         = "invalid_id"
 )
-
-// maxIDLength bounds patient, device and measurement ids, which become parts
-// of state keys.
-const maxIDLength = 200
 
 // sentinelValues are codes that devices send in place of a measurement, such
 // as 2047 (an 11-bit "no data" code) and the all-ones values of 12, 15 and
@@ -110,6 +112,50 @@ type wireComponent struct {
 	Unit   *string         `json:"unit"`
 }
 
+var (
+	readingFields   = jsonFieldNames(reflect.TypeFor[wireReading]())
+	componentFields = jsonFieldNames(reflect.TypeFor[wireComponent]())
+)
+
+func jsonFieldNames(t reflect.Type) map[string]bool {
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
+}
+
+// UnknownReadingField returns the first field of payload, in sorted
+// order, that a reading does not have, as a path such as "colour" or
+// "components[1].colour", or "" when there is none. Names must match
+// exactly, although DecodeReading, like encoding/json, also takes other
+// capitalizations. A payload that is not an object, or whose components
+// are not a list of objects, gives "", because DecodeReading rejects it.
+func UnknownReadingField(payload []byte) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(payload, &fields) != nil {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		if !readingFields[name] {
+			return name
+		}
+	}
+	var components []map[string]json.RawMessage
+	if raw, ok := fields["components"]; !ok || json.Unmarshal(raw, &components) != nil {
+		return ""
+	}
+	for i, c := range components {
+		for _, name := range slices.Sorted(maps.Keys(c)) {
+			if !componentFields[name] {
+				return fmt.Sprintf("components[%d].%s", i, name)
+			}
+		}
+	}
+	return ""
+}
+
 // DecodeReading parses and validates one canonical reading. arrival is when
 // the message reached the broker, and replaces a missing received_at.
 // On success the returned reading has canonical units and UTC times.
@@ -118,6 +164,9 @@ func DecodeReading(payload []byte, arrival time.Time, cfg ValidationConfig) (Rea
 	var w wireReading
 	if err := json.Unmarshal(payload, &w); err != nil {
 		return Reading{}, reject(ReasonMalformed, "", "", "payload is not a JSON reading object (%v); send one object with patient_id, metric, value, unit and measured_at", err)
+	}
+	if rej := checkUTF8(payload); rej != nil {
+		return Reading{}, rej
 	}
 	r := Reading{
 		DeviceID: w.DeviceID, MeasurementID: w.MeasurementID, Timezone: w.Timezone,
@@ -158,18 +207,58 @@ func decodeIDs(w *wireReading, r *Reading) *Rejection {
 		return reject(ReasonMissingField, "patient_id", "", "patient_id is missing; every reading must name its patient")
 	}
 	r.PatientID = *w.PatientID
-	// A slice, not a map, so that a reading with several long ids is always
+	// A slice, not a map, so that a reading with several bad ids is always
 	// rejected on the same field.
 	ids := []struct{ field, value string }{
 		{"patient_id", r.PatientID}, {"device_id", r.DeviceID},
 		{"measurement_id", r.MeasurementID}, {"source_ref", r.SourceRef},
 	}
 	for _, id := range ids {
-		if len(id.value) > maxIDLength {
-			return reject(ReasonFieldTooLong, id.field, id.value[:32]+"...", "%s is %d bytes long; ids may be at most %d bytes", id.field, len(id.value), maxIDLength)
+		if len(id.value) > MaxIDLength {
+			return reject(ReasonFieldTooLong, id.field, quoteID(id.value), "%s is %d bytes long; ids may be at most %d bytes", id.field, len(id.value), MaxIDLength)
 		}
 	}
+	for _, id := range ids {
+		if err := CheckLine(id.value); err != nil {
+			return reject(ReasonInvalidID, id.field, quoteID(id.value),
+				"%s %s contains %v; remove it, because ids must be printable UTF-8 text without NUL or other control characters", id.field, quoteID(id.value), err)
+		}
+	}
+	if !ValidPatientID(r.PatientID) {
+		return reject(ReasonInvalidID, "patient_id", quoteID(r.PatientID),
+			"patient_id %s is not a valid patient id; use %s, as POST /v1/patients requires", quoteID(r.PatientID), PatientIDFormat)
+	}
 	return nil
+}
+
+// checkUTF8 rejects a payload with invalid UTF-8 in any string, naming
+// the field. Unmarshal has already replaced such bytes with U+FFFD, so
+// the raw payload is checked.
+func checkUTF8(payload []byte) *Rejection {
+	if utf8.Valid(payload) {
+		return nil
+	}
+	field, _ := FindBadJSONText(payload, func(string) error { return nil })
+	reason := ReasonMalformed
+	switch field {
+	case "patient_id", "device_id", "measurement_id", "source_ref":
+		reason = ReasonInvalidID
+	}
+	name := field
+	if name == "" {
+		name = "the payload"
+	}
+	return reject(reason, field, "", "%s contains invalid UTF-8; send the reading as UTF-8 text", name)
+}
+
+// quoteID returns an id as a Go-quoted ASCII string of at most about 40
+// characters, so that a rejection shows control characters and invalid
+// bytes visibly and stays short.
+func quoteID(id string) string {
+	if len(id) > 32 {
+		return strconv.QuoteToASCII(id[:32]) + "..."
+	}
+	return strconv.QuoteToASCII(id)
 }
 
 func decodeSource(w *wireReading, r *Reading) *Rejection {

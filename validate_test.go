@@ -1,6 +1,7 @@
 package vytalwatch_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"strings"
@@ -74,6 +75,24 @@ func encode(t testing.TB, v any) []byte {
 	return b
 }
 
+// withRaw returns the base reading as JSON with field's string value
+// replaced by raw bytes, which json.Marshal would not write as they are.
+func withRaw(t testing.TB, field, raw string) []byte {
+	t.Helper()
+	base := baseReading()
+	old, err := json.Marshal(base[field])
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := encode(t, base)
+	key := `"` + field + `":`
+	out := bytes.Replace(payload, []byte(key+string(old)), []byte(key+`"`+raw+`"`), 1)
+	if bytes.Equal(out, payload) {
+		t.Fatalf("field %s not found in %s", field, payload)
+	}
+	return out
+}
+
 func TestDecodeReadingRejects(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -117,6 +136,19 @@ func TestDecodeReadingRejects(t *testing.T) {
 		{"source fax", edit(map[string]any{"source": "fax"}), vytalwatch.ReasonInvalidSource, "source", "fax"},
 		{"patient_id too long", edit(map[string]any{"patient_id": strings.Repeat("x", 201)}), vytalwatch.ReasonFieldTooLong, "patient_id", "201 bytes"},
 		{"device_id too long", edit(map[string]any{"device_id": strings.Repeat("x", 300)}), vytalwatch.ReasonFieldTooLong, "device_id", "300 bytes"},
+		{"measurement_id too long", edit(map[string]any{"measurement_id": strings.Repeat("m", 201)}), vytalwatch.ReasonFieldTooLong, "measurement_id", "201 bytes"},
+		{"patient_id NUL", edit(map[string]any{"patient_id": "p\x00x"}), vytalwatch.ReasonInvalidID, "patient_id", `"p\x00x" contains the NUL character (U+0000) at byte 1`},
+		{"device_id NUL", edit(map[string]any{"device_id": "d\x00"}), vytalwatch.ReasonInvalidID, "device_id", "without NUL or other control characters"},
+		{"measurement_id escape", edit(map[string]any{"measurement_id": "m\x1b[31m"}), vytalwatch.ReasonInvalidID, "measurement_id", "control character U+001B at byte 1"},
+		{"device_id tab", edit(map[string]any{"device_id": "d\t1"}), vytalwatch.ReasonInvalidID, "device_id", "U+0009"},
+		{"source_ref DEL", edit(map[string]any{"source_ref": "row\x7f"}), vytalwatch.ReasonInvalidID, "source_ref", "U+007F"},
+		{"patient_id slash", edit(map[string]any{"patient_id": "a/b"}), vytalwatch.ReasonInvalidID, "patient_id", `"a/b" is not a valid patient id; use 1 to 200 letters, digits`},
+		{"patient_id space", edit(map[string]any{"patient_id": "p 1"}), vytalwatch.ReasonInvalidID, "patient_id", "POST /v1/patients"},
+		{"patient_id leading dash", edit(map[string]any{"patient_id": "-p1"}), vytalwatch.ReasonInvalidID, "patient_id", "starting with a letter or digit"},
+		{"patient_id replacement char", edit(map[string]any{"patient_id": "p\ufffdx"}), vytalwatch.ReasonInvalidID, "patient_id", `"p\ufffdx"`},
+		{"patient_id invalid UTF-8", withRaw(t, "patient_id", "p\xffx"), vytalwatch.ReasonInvalidID, "patient_id", "patient_id contains invalid UTF-8"},
+		{"device_id invalid UTF-8", withRaw(t, "device_id", "d\xc3"), vytalwatch.ReasonInvalidID, "device_id", "device_id contains invalid UTF-8"},
+		{"unit invalid UTF-8", withRaw(t, "unit", "bp\xfem"), vytalwatch.ReasonMalformed, "unit", "unit contains invalid UTF-8"},
 		{"bp no components", bloodPressure(), vytalwatch.ReasonInvalidComponents, "components", "systolic_bp"},
 		{"bp diastolic above", bloodPressure(component("systolic_bp", 120, "mmHg"), component("diastolic_bp", 130, "mmHg")), vytalwatch.ReasonDiastolicNotBelow, "components", "diastolic 130 is not below systolic 120"},
 		{"bp diastolic equal", bloodPressure(component("systolic_bp", 120, "mmHg"), component("diastolic_bp", 120, "mmHg")), vytalwatch.ReasonDiastolicNotBelow, "components", "diastolic 120"},
