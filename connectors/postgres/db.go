@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,8 +32,12 @@ var (
 
 // DB is the store: a connection pool and the repository methods.
 type DB struct {
-	pool   *pgxpool.Pool
-	logger *slog.Logger
+	pool *pgxpool.Pool
+	// logger has the component key "postgres"; baseLogger is the
+	// caller's, for parts that set a component of their own, such as
+	// the sinks.
+	logger     *slog.Logger
+	baseLogger *slog.Logger
 	// now is the clock for times the store computes itself, such as
 	// expiry checks; Postgres's now() is used for stored timestamps.
 	now func() time.Time
@@ -58,7 +63,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database %s: %w", cfg.ConnConfig.Host, err)
 	}
-	return &DB{pool: pool, logger: logger.With("component", "postgres"), now: time.Now}, nil
+	return &DB{pool: pool, logger: logger.With("component", "postgres"), baseLogger: logger, now: time.Now}, nil
 }
 
 // Close closes the pool.
@@ -79,6 +84,19 @@ func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// isDataError returns err's PostgreSQL error and whether it is a data
+// exception (SQLSTATE class 22, such as 22021 for a NUL byte in text) or
+// an integrity constraint violation (class 23). Both come from the values
+// sent, so a retry with the same values fails again, unless a concurrent
+// writer caused the constraint violation.
+func isDataError(err error) (*pgconn.PgError, bool) {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return nil, false
+	}
+	return pgErr, strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")
 }
 
 // isForeignKeyViolation reports whether err is a foreign-key violation.

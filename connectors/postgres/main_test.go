@@ -45,6 +45,12 @@ func startBroker(t *testing.T) *kafkatest.Broker {
 // runSink runs a sink in its own consumer group until the test ends.
 func runSink(t *testing.T, db *postgres.DB, b *kafkatest.Broker, s postgres.Sink) {
 	t.Helper()
+	runSinkWithMetrics(t, db, b, s, nil)
+}
+
+// runSinkWithMetrics is runSink that counts in metrics.
+func runSinkWithMetrics(t *testing.T, db *postgres.DB, b *kafkatest.Broker, s postgres.Sink, metrics *postgres.SinkMetrics) {
+	t.Helper()
 	consumer, err := kafka.NewConsumer(kafka.GroupConfig{
 		Brokers: b.Brokers(), GroupID: "test-" + s.Name, Topics: []string{s.Topic},
 		SessionTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler),
@@ -56,7 +62,7 @@ func runSink(t *testing.T, db *postgres.DB, b *kafkatest.Broker, s postgres.Sink
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = db.RunSink(ctx, consumer, s, nil)
+		_ = db.RunSink(ctx, consumer, s, metrics)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -22,6 +22,12 @@ import (
 // after the last stored batch. Apply must be idempotent anyway: a
 // rebalance can hand a partition to another instance while the old one
 // finishes its batch.
+//
+// A batch that fails with a data error (SQLSTATE class 22 or 23) is
+// applied again one message at a time. A message that still fails with a
+// data error is logged, counted and skipped, so that one record Postgres
+// cannot store does not stall its partition. Other errors, such as a lost
+// connection, are retried with backoff.
 type Sink struct {
 	// Name identifies the sink's offsets and metrics.
 	Name  string
@@ -37,6 +43,7 @@ type Sink struct {
 type SinkMetrics struct {
 	messages *prometheus.CounterVec
 	failures *prometheus.CounterVec
+	skipped  *prometheus.CounterVec
 }
 
 // NewSinkMetrics creates the sink metrics on reg, which may be nil.
@@ -48,9 +55,13 @@ func NewSinkMetrics(reg prometheus.Registerer) *SinkMetrics {
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vytalwatch_sink_failures_total", Help: "Batches a Postgres sink failed to store and retried.",
 		}, []string{"sink"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vytalwatch_sink_skipped_messages_total",
+			Help: "Messages a Postgres sink skipped because Postgres rejected their data, by SQLSTATE.",
+		}, []string{"sink", "sqlstate"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.messages, m.failures)
+		reg.MustRegister(m.messages, m.failures, m.skipped)
 	}
 	return m
 }
@@ -64,7 +75,7 @@ func (db *DB) RunSink(ctx context.Context, consumer engine.Consumer, s Sink, met
 	if metrics == nil {
 		metrics = NewSinkMetrics(nil)
 	}
-	logger := db.logger.With("component", "sink", "sink", s.Name, "topic", s.Topic)
+	logger := db.baseLogger.With("component", "sink", "sink", s.Name, "topic", s.Topic)
 	logger.Info("sink started")
 	defer logger.Info("sink stopped")
 	backoff := time.Duration(0)
@@ -120,7 +131,7 @@ type sinkTask struct {
 }
 
 // run applies the partition's messages until ctx ends. Failures are
-// retried with backoff; the task never skips a batch.
+// retried with backoff. Only storeEach skips messages, for data errors.
 func (t *sinkTask) run(ctx context.Context) {
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
@@ -197,24 +208,71 @@ func (t *sinkTask) consume(ctx context.Context) error {
 }
 
 // store applies a batch and records the next offset in one transaction,
-// then reports the offset to the group for lag monitoring.
+// then reports the offset to the group for lag monitoring. A batch that
+// fails with a data error goes to storeEach.
 func (t *sinkTask) store(ctx context.Context, batch []engine.Message) error {
 	next := batch[len(batch)-1].Offset + 1
-	err := t.db.inTx(ctx, func(tx pgx.Tx) error {
-		if err := t.sink.Apply(ctx, tx, batch); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO sink_offsets (sink, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (sink, topic, partition) DO UPDATE SET next_offset = greatest(sink_offsets.next_offset, EXCLUDED.next_offset)`,
-			t.sink.Name, t.sink.Topic, t.partition, next)
-		return err
-	})
+	err := t.apply(ctx, batch)
+	if _, ok := isDataError(err); ok {
+		err = t.storeEach(ctx, batch)
+	}
 	if err != nil {
 		return fmt.Errorf("store batch ending at offset %d: %w", next-1, err)
 	}
-	t.metrics.messages.WithLabelValues(t.sink.Name).Add(float64(len(batch)))
 	if err := t.gen.Commit(t.partition, map[string]int64{t.sink.Topic: next}); err != nil {
 		t.logger.Debug("commit offset to group failed", "error", err)
+	}
+	return nil
+}
+
+// apply stores msgs and the offset after the last of them in one
+// transaction.
+func (t *sinkTask) apply(ctx context.Context, msgs []engine.Message) error {
+	err := t.db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := t.sink.Apply(ctx, tx, msgs); err != nil {
+			return err
+		}
+		return t.saveOffset(ctx, tx, msgs[len(msgs)-1].Offset+1)
+	})
+	if err == nil {
+		t.metrics.messages.WithLabelValues(t.sink.Name).Add(float64(len(msgs)))
+	}
+	return err
+}
+
+// saveOffset records next as the partition's next offset; an older
+// offset never replaces a newer one.
+func (t *sinkTask) saveOffset(ctx context.Context, tx pgx.Tx, next int64) error {
+	_, err := tx.Exec(ctx, `INSERT INTO sink_offsets (sink, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (sink, topic, partition) DO UPDATE SET next_offset = greatest(sink_offsets.next_offset, EXCLUDED.next_offset)`,
+		t.sink.Name, t.sink.Topic, t.partition, next)
+	return err
+}
+
+// storeEach stores msgs one transaction each and skips a message whose
+// own transaction fails with a data error. The skip is counted and logged
+// with the offset and SQLSTATE but not the content, which may identify a
+// patient. The offset after the message is stored, so the partition moves
+// past it. Any other error ends storeEach, and the task retries from the
+// stored offset.
+func (t *sinkTask) storeEach(ctx context.Context, msgs []engine.Message) error {
+	for i := range msgs {
+		m := msgs[i]
+		err := t.apply(ctx, msgs[i:i+1])
+		pgErr, isData := isDataError(err)
+		if !isData {
+			if err != nil {
+				return fmt.Errorf("store message at offset %d: %w", m.Offset, err)
+			}
+			continue
+		}
+		t.metrics.skipped.WithLabelValues(t.sink.Name, pgErr.Code).Inc()
+		t.logger.Error("skipping message that Postgres cannot store", "offset", m.Offset, "sqlstate", pgErr.Code,
+			"reason", pgErr.Message, "table", pgErr.TableName, "column", pgErr.ColumnName, "constraint", pgErr.ConstraintName)
+		err = t.db.inTx(ctx, func(tx pgx.Tx) error { return t.saveOffset(ctx, tx, m.Offset+1) })
+		if err != nil {
+			return fmt.Errorf("store the offset after skipped message %d: %w", m.Offset, err)
+		}
 	}
 	return nil
 }
@@ -234,7 +292,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // its id, and the alert row of each firing kept up to date. Messages that
 // are not alert events are logged and skipped.
 func (db *DB) AlertSink(topic string) Sink {
-	logger := db.logger.With("component", "sink", "sink", "alerts")
+	logger := db.baseLogger.With("component", "sink", "sink", "alerts")
 	return Sink{Name: "alerts", Topic: topic, Apply: func(ctx context.Context, tx pgx.Tx, msgs []engine.Message) error {
 		for _, m := range msgs {
 			var ev vytalwatch.AlertEvent
@@ -259,7 +317,7 @@ func (db *DB) AlertSink(topic string) Sink {
 // the events of billing rules once each. Older and repeated snapshots
 // change nothing; messages of unknown kinds are logged and skipped.
 func (db *DB) BillingSink(topic string) Sink {
-	logger := db.logger.With("component", "sink", "sink", "billing")
+	logger := db.baseLogger.With("component", "sink", "sink", "billing")
 	return Sink{Name: "billing", Topic: topic, Apply: func(ctx context.Context, tx pgx.Tx, msgs []engine.Message) error {
 		return applyBillingEvents(ctx, tx, msgs, logger)
 	}}

@@ -1,10 +1,17 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vytalwatch/vytalwatch"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
@@ -182,5 +189,126 @@ func TestReadingSinkKeepsNewestPerMetric(t *testing.T) {
 	}
 	if len(p2) != 1 || p2[0].Metric != "spo2" || p2[0].Value != 91 {
 		t.Errorf("p2 latest = %+v, want spo2 91", p2)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that sink goroutines can log to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// counterValue returns the value of the counter name with labels in reg,
+// or 0 when it has not been counted.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue metrics
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+func TestSinkSkipsMessagePostgresCannotStore(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	db, err := postgres.Open(context.Background(), pgtest.URL(t), slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	b := startBroker(t)
+	ctx := context.Background()
+	p := kafka.NewProducer(b.Brokers())
+	defer p.Close()
+
+	// The middle event has a NUL in its message, which a jsonb column
+	// rejects with SQLSTATE 22P05. All three share a key, so they go to
+	// one partition in this order.
+	poisoned := firedEvent("f2", "patient-77", t0.Add(time.Minute))
+	poisoned.Message = "SpO2 \x00 87 %"
+	records := []engine.Record{
+		alertRecord(t, firedEvent("f1", "patient-77", t0)),
+		alertRecord(t, poisoned),
+		alertRecord(t, firedEvent("f3", "patient-77", t0.Add(2*time.Minute))),
+	}
+	if err := p.Produce(ctx, records); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	runSinkWithMetrics(t, db, b, db.AlertSink(engine.DefaultTopics().Alerts), postgres.NewSinkMetrics(reg))
+
+	var partition int
+	waitFor(t, "the sink to pass the poisoned message", func() bool {
+		err := db.Pool().QueryRow(ctx, `SELECT partition FROM sink_offsets WHERE sink = 'alerts' AND next_offset = 3`).Scan(&partition)
+		return err == nil
+	})
+	for _, id := range []string{"f1", "f3"} {
+		if _, err := db.GetAlert(ctx, id); err != nil {
+			t.Errorf("alert %s next to the poisoned message: %v, want it stored", id, err)
+		}
+	}
+	if _, err := db.GetAlert(ctx, "f2"); !errors.Is(err, postgres.ErrNotFound) {
+		t.Errorf("poisoned alert f2: error %v, want ErrNotFound", err)
+	}
+	skipped := counterValue(t, reg, "vytalwatch_sink_skipped_messages_total", map[string]string{"sink": "alerts", "sqlstate": "22P05"})
+	if skipped != 1 {
+		t.Errorf("vytalwatch_sink_skipped_messages_total{sink=alerts,sqlstate=22P05} = %v, want 1", skipped)
+	}
+
+	var skipLines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if n := strings.Count(line, `"component":`); n > 1 {
+			t.Errorf("log line has the component key %d times: %s", n, line)
+		}
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		if entry["msg"] == "skipping message that Postgres cannot store" {
+			skipLines = append(skipLines, entry)
+			if strings.Contains(line, "patient-77") {
+				t.Errorf("skip log line names the patient: %s", line)
+			}
+		}
+	}
+	if len(skipLines) != 1 {
+		t.Fatalf("logged %d skip lines, want 1: %s", len(skipLines), logs.String())
+	}
+	want := map[string]any{"level": "ERROR", "component": "sink", "sink": "alerts", "topic": engine.DefaultTopics().Alerts,
+		"partition": float64(partition), "offset": float64(1), "sqlstate": "22P05"}
+	for key, value := range want {
+		if skipLines[0][key] != value {
+			t.Errorf("skip log %s = %v, want %v", key, skipLines[0][key], value)
+		}
+	}
+	if reason, _ := skipLines[0]["reason"].(string); !strings.Contains(reason, "Unicode escape") {
+		t.Errorf("skip log reason = %q, want Postgres's message about the Unicode escape", reason)
 	}
 }
