@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vytalwatch/vytalwatch"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 )
 
@@ -44,14 +46,28 @@ func decodeCursor(text string) (*postgres.AlertCursor, error) {
 	if c.ID == "" || c.FiredAt.IsZero() {
 		return nil, errors.New("incomplete cursor")
 	}
+	if err := vytalwatch.CheckLine(c.ID); err != nil {
+		return nil, fmt.Errorf("cursor id: %w", err)
+	}
 	return &c, nil
 }
 
 // handleListAlerts lists alerts newest first: a clinician's care team
 // patients', or everyone's for an administrator. Each patient on the page
-// is audited once.
+// is audited once. A patient_id outside the caller's care team gets the
+// 404 and the denied audit record of GET /v1/patients/{id}/alerts.
 func (s *Server) handleListAlerts(w http.ResponseWriter, r *http.Request) {
-	s.listAlerts(w, r, r.URL.Query().Get("patient_id"), auditEntry{action: "alert.list", resourceType: "alert"})
+	entry := auditEntry{action: "alert.list", resourceType: "alert"}
+	patientID := r.URL.Query().Get("patient_id")
+	if patientID != "" {
+		denied := entry
+		denied.resourceID = patientID
+		if err := s.checkPatientAccess(r, patientID, denied); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.listAlerts(w, r, patientID, entry)
 }
 
 // listAlerts serves an alert listing, limited to patientID when set.

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 )
@@ -29,7 +31,7 @@ func (s *Server) audit(r *http.Request, entries ...auditEntry) error {
 	for i, e := range entries {
 		rec := postgres.AuditRecord{
 			ActorRole: p.Role, Action: e.action, ResourceType: e.resourceType, ResourceID: e.resourceID,
-			Outcome: e.outcome, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256), RequestID: requestID(r.Context()),
+			Outcome: e.outcome, IP: clientIP(r), UserAgent: storableText(r.UserAgent(), 256), RequestID: requestID(r.Context()),
 		}
 		if rec.Outcome == "" {
 			rec.Outcome = postgres.OutcomeAllowed
@@ -54,11 +56,26 @@ func (s *Server) audit(r *http.Request, entries ...auditEntry) error {
 	return s.db.WriteAudit(ctx, records...)
 }
 
-func truncate(s string, n int) string {
+// storableText returns s as text PostgreSQL can store, for values that
+// are recorded but never interpreted, such as User-Agent. Invalid UTF-8
+// becomes U+FFFD and control characters are dropped. The result is cut to
+// at most n bytes at a character boundary.
+func storableText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 // errOutOfScope is the response for a patient the caller may not see: the

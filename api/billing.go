@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -68,13 +67,7 @@ func (s *Server) handleListBillingMonths(w http.ResponseWriter, r *http.Request)
 		errs = append(errs, FieldError{"status", "must be one of " + strings.Join(billingStatuses, ", ")})
 	}
 	f.Limit, errs = parseLimit(q.Get("limit"), errs)
-	if c := q.Get("cursor"); c != "" {
-		after, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil || len(after) == 0 {
-			errs = append(errs, FieldError{"cursor", "must be the next_cursor of a previous page"})
-		}
-		f.AfterPatient = string(after)
-	}
+	f.AfterPatient, errs = parsePatientCursor(q.Get("cursor"), errs)
 	if len(errs) > 0 {
 		s.fail(w, r, invalid(errs...))
 		return
@@ -95,7 +88,7 @@ func (s *Server) handleListBillingMonths(w http.ResponseWriter, r *http.Request)
 	}
 	page := billingPage{Month: m, Items: nonNil(rows)}
 	if more {
-		page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(rows[len(rows)-1].PatientID))
+		page.NextCursor = encodePatientCursor(rows[len(rows)-1].PatientID)
 	}
 	writeJSON(w, http.StatusOK, page)
 }

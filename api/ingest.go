@@ -3,9 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/vytalwatch/vytalwatch"
@@ -31,6 +29,11 @@ type ingestResponse struct {
 // keyed by patient id. When any reading is rejected the response is 422
 // listing each rejection. The accepted readings of the request are
 // produced all the same, and the document states how many.
+//
+// Everything that can fail the request runs before the produce, the
+// audit write included, so an error response means that none of the
+// readings went in. A failed produce leaves audit records for readings
+// that the client must send again.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	if s.producer == nil {
 		s.fail(w, r, problemf(probUnavailable, "ingest is not configured on this instance; set KAFKA_BROKERS"))
@@ -65,13 +68,13 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if err := s.audit(r, entries...); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if err := s.producer.Produce(r.Context(), records); err != nil {
 		s.logger.Error("produce ingested readings failed", "error", err, "readings", len(records), "request_id", requestID(r.Context()))
 		s.fail(w, r, problemf(probUnavailable, "the readings could not be stored; retry the whole request"))
-		return
-	}
-	if err := s.audit(r, entries...); err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	if len(rejections) > 0 {
@@ -85,35 +88,39 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 }
 
 // readIngestBody returns the raw readings of the body: one object, or a
-// list of up to maxIngestReadings.
+// list of up to maxIngestReadings. It applies decodeJSON's checks of
+// content type, size, syntax and text, and rejects fields that a reading
+// does not have.
 func readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]json.RawMessage, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, problemf(probTooLarge, "the body is larger than %d bytes; send fewer readings per request", limit)
+	var body json.RawMessage
+	if err := decodeJSON(w, r, limit, &body); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, problemf(probMalformed, "read the body: %v", err)
-	}
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return nil, problemf(probMalformed, "the body is empty; send a reading object or a list of them")
-	}
-	if trimmed[0] == '{' {
-		if !json.Valid(trimmed) {
-			return nil, problemf(probMalformed, "the body is not valid JSON")
+	// decodeJSON has rejected an empty body, so body holds a value.
+	body = bytes.TrimSpace(body)
+	var payloads []json.RawMessage
+	switch body[0] {
+	case '{':
+		payloads = []json.RawMessage{body}
+	case '[':
+		if err := json.Unmarshal(body, &payloads); err != nil {
+			return nil, jsonProblem(err, limit)
 		}
-		return []json.RawMessage{trimmed}, nil
-	}
-	if trimmed[0] != '[' {
+		if len(payloads) == 0 || len(payloads) > maxIngestReadings {
+			return nil, invalid(FieldError{"body", fmt.Sprintf("must list 1 to %d readings", maxIngestReadings)})
+		}
+	default:
 		return nil, problemf(probMalformed, "send a reading object or a list of them")
 	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(trimmed, &list); err != nil {
-		return nil, jsonProblem(err, limit)
+	for i, payload := range payloads {
+		field := vytalwatch.UnknownReadingField(payload)
+		if field == "" {
+			continue
+		}
+		if body[0] == '[' {
+			field = fmt.Sprintf("[%d].%s", i, field)
+		}
+		return nil, problemf(probMalformed, "unknown field %q; remove it (see /openapi.json for the fields)", field)
 	}
-	if len(list) == 0 || len(list) > maxIngestReadings {
-		return nil, invalid(FieldError{"body", fmt.Sprintf("must list 1 to %d readings", maxIngestReadings)})
-	}
-	return list, nil
+	return payloads, nil
 }

@@ -1,17 +1,23 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/vytalwatch/vytalwatch"
 )
 
 // decodeJSON reads the request body as one JSON value into v. Unknown
-// fields, trailing data, a wrong content type and a body over limit are
-// client errors, never 500s.
+// fields, trailing data, a wrong content type, a body over limit and text
+// that PostgreSQL cannot store are client errors, never 500s. A request
+// without a Content-Type header is read as JSON.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -19,8 +25,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 			return problemf(probMediaType, "send the body as application/json, not %q", ct)
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return jsonProblem(err, limit)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonProblem(err, limit)
@@ -31,7 +40,26 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		}
 		return jsonProblem(err, limit)
 	}
-	return nil
+	return checkBodyText(data)
+}
+
+// checkBodyText rejects a body with invalid UTF-8, NUL or another control
+// character except tab, line feed and carriage return in any string,
+// naming the field. encoding/json turns invalid UTF-8 into U+FFFD
+// silently and "\u0000" into NUL, which PostgreSQL text rejects.
+func checkBodyText(data []byte) error {
+	field, err := vytalwatch.FindBadJSONText(data, vytalwatch.CheckText)
+	if err == nil {
+		return nil
+	}
+	if field == "" {
+		field = "body"
+	}
+	var textErr *vytalwatch.TextError
+	if errors.As(err, &textErr) && textErr.Rune == utf8.RuneError {
+		return problemf(probMalformed, "field %s contains invalid UTF-8; send the body as UTF-8", field)
+	}
+	return invalid(FieldError{field, fmt.Sprintf("contains %v; remove it, because text may not contain NUL or control characters other than tab, line feed and carriage return", err)})
 }
 
 // jsonProblem maps a decoding error to a problem that names the field

@@ -2,13 +2,18 @@ package api
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vytalwatch/vytalwatch"
 )
 
 type requestIDKey struct{}
@@ -59,6 +64,53 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// textHeaders are the request headers whose values the API interprets.
+// Other headers, such as User-Agent, are at most recorded, and the audit
+// log sanitizes them.
+var textHeaders = []string{"Authorization", "Content-Type", totpHeader}
+
+// rejectBadText responds 400 to a request whose path, query parameters
+// or interpreted headers contain invalid UTF-8, NUL or another control
+// character. Handlers pass these values to PostgreSQL, whose text type
+// rejects NUL and invalid UTF-8, and no valid value contains them.
+func rejectBadText(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkRequestText(r); err != nil {
+			writeProblem(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func checkRequestText(r *http.Request) *apiError {
+	if err := vytalwatch.CheckLine(r.URL.Path); err != nil {
+		return problemf(probMalformed, "the path %s contains %v; remove it from the path", strconv.QuoteToASCII(r.URL.Path), err)
+	}
+	// ParseQuery keeps the pairs that parse, as r.URL.Query does, so this
+	// checks the values that handlers see.
+	query, _ := url.ParseQuery(r.URL.RawQuery)
+	names := slices.Sorted(maps.Keys(query))
+	for _, name := range names {
+		if err := vytalwatch.CheckLine(name); err != nil {
+			return problemf(probMalformed, "the query parameter name %s contains %v; remove it", strconv.QuoteToASCII(name), err)
+		}
+		for _, value := range query[name] {
+			if err := vytalwatch.CheckLine(value); err != nil {
+				return problemf(probMalformed, "query parameter %s contains %v; remove it from the value", name, err)
+			}
+		}
+	}
+	for _, name := range textHeaders {
+		for _, value := range r.Header.Values(name) {
+			if err := vytalwatch.CheckLine(value); err != nil {
+				return problemf(probMalformed, "header %s contains %v; send it as printable ASCII", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // securityHeaders sets headers every API response should carry.

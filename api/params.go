@@ -1,8 +1,11 @@
 package api
 
 import (
+	"encoding/base64"
 	"strconv"
 	"time"
+
+	"github.com/vytalwatch/vytalwatch"
 )
 
 // Page sizes of list endpoints.
@@ -34,4 +37,24 @@ func parseTimeParam(field, text string, errs []FieldError) (time.Time, []FieldEr
 		return time.Time{}, append(errs, FieldError{field, "must be an RFC 3339 time such as 2026-03-10T10:00:00Z"})
 	}
 	return t, errs
+}
+
+// encodePatientCursor returns the opaque next_cursor of a listing by
+// patient id whose page ends with id.
+func encodePatientCursor(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// parsePatientCursor reads the cursor query parameter of a listing by
+// patient id: empty starts at the beginning. A cursor whose id cannot be
+// stored, such as one with NUL or longer than MaxIDLength, is invalid.
+func parsePatientCursor(text string, errs []FieldError) (string, []FieldError) {
+	if text == "" {
+		return "", errs
+	}
+	data, err := base64.RawURLEncoding.DecodeString(text)
+	if err != nil || len(data) == 0 || len(data) > vytalwatch.MaxIDLength || vytalwatch.CheckLine(string(data)) != nil {
+		return "", append(errs, FieldError{"cursor", "must be the next_cursor of a previous page"})
+	}
+	return string(data), errs
 }

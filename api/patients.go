@@ -29,11 +29,7 @@ type patientRequest struct {
 	CareTeam []string `json:"care_team,omitempty"`
 }
 
-// maxPatientIDLength matches the longest patient id readings may carry.
-const maxPatientIDLength = 200
-
 var (
-	patientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
 	conditionPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 	thresholdPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 )
@@ -41,8 +37,8 @@ var (
 // check returns every invalid field of the profile.
 func (p patientRequest) check(now time.Time) []FieldError {
 	var errs []FieldError
-	if len(p.PatientID) == 0 || len(p.PatientID) > maxPatientIDLength || !patientIDPattern.MatchString(p.PatientID) {
-		errs = append(errs, FieldError{"patient_id", fmt.Sprintf("must be 1 to %d letters, digits, '.', '_', ':' or '-', starting with a letter or digit", maxPatientIDLength)})
+	if !vytalwatch.ValidPatientID(p.PatientID) {
+		errs = append(errs, FieldError{"patient_id", "must be " + vytalwatch.PatientIDFormat})
 	}
 	if p.Timezone != "" {
 		if _, err := vytalwatch.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
@@ -90,16 +86,30 @@ func (p patientRequest) patient() postgres.Patient {
 	}
 }
 
-// handleListPatients lists the caller's patients: a clinician's care
-// team patients, or every patient for an administrator. Each listed
-// patient is audited.
+// patientPage is one page of a patient listing. NextCursor is absent on
+// the last page.
+type patientPage struct {
+	Items      []postgres.Patient `json:"items"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+// handleListPatients lists the caller's patients by id, a page at a time:
+// a clinician's care team patients, or every patient for an
+// administrator. Each listed patient is audited.
 func (s *Server) handleListPatients(w http.ResponseWriter, r *http.Request) {
-	p := principalFrom(r.Context())
-	member := ""
-	if p.Role != RoleAdmin {
-		member = p.UserID
+	q := r.URL.Query()
+	var f postgres.PatientFilter
+	var errs []FieldError
+	f.Limit, errs = parseLimit(q.Get("limit"), errs)
+	f.AfterPatient, errs = parsePatientCursor(q.Get("cursor"), errs)
+	if len(errs) > 0 {
+		s.fail(w, r, invalid(errs...))
+		return
 	}
-	patients, err := s.db.ListPatients(r.Context(), member)
+	if p := principalFrom(r.Context()); p.Role != RoleAdmin {
+		f.Member = p.UserID
+	}
+	patients, more, err := s.db.ListPatients(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -112,7 +122,11 @@ func (s *Server) handleListPatients(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": nonNil(patients)})
+	page := patientPage{Items: nonNil(patients)}
+	if more {
+		page.NextCursor = encodePatientCursor(patients[len(patients)-1].PatientID)
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 // handleCreatePatient stores a patient and publishes the profile to the
@@ -144,6 +158,13 @@ func (s *Server) handleCreatePatient(w http.ResponseWriter, r *http.Request) {
 	}
 	created, err := s.db.CreatePatient(r.Context(), req.patient())
 	if errors.Is(err, postgres.ErrConflict) {
+		// A taken id outside the caller's care team gets the 404 of a
+		// read, so that the 409 cannot reveal who else is monitored.
+		entry := auditEntry{action: "patient.create", resourceType: "patient", resourceID: req.PatientID}
+		if err := s.checkPatientAccess(r, req.PatientID, entry); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		err = problemf(probConflict, "patient %s already exists", req.PatientID)
 	}
 	if err != nil {

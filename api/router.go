@@ -16,7 +16,7 @@ const streamPath = "/v1/alerts/stream"
 // and the other way round; TestOpenAPIMatchesRouter checks both.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(withRequestID, s.observe, s.recoverPanics, securityHeaders)
+	r.Use(withRequestID, s.observe, s.recoverPanics, securityHeaders, rejectBadText)
 	r.Use(httprate.LimitBy(s.cfg.RateLimitIP, time.Minute, keyByIP, httprate.WithLimitHandler(rateLimited)))
 	r.NotFound(notFoundHandler)
 	r.MethodNotAllowed(methodNotAllowed)

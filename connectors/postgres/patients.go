@@ -138,24 +138,47 @@ func (db *DB) GetPatient(ctx context.Context, id string) (Patient, error) {
 	return scanPatient(db.pool.QueryRow(ctx, `SELECT `+patientColumns+` FROM patients WHERE patient_id = $1`, id))
 }
 
-// ListPatients returns patients by id; with a member, only those whose
-// care team contains that user.
-func (db *DB) ListPatients(ctx context.Context, member string) ([]Patient, error) {
-	sql := `SELECT ` + patientColumns + ` FROM patients ORDER BY patient_id`
-	args := []any{}
-	if member != "" {
-		if !isUUID(member) {
-			return []Patient{}, nil
+// PatientFilter selects a page of patients.
+type PatientFilter struct {
+	// Member keeps only the patients whose care team contains this user.
+	Member string
+	// AfterPatient continues a listing after this patient id.
+	AfterPatient string
+	// Limit is the page size; 0 returns every patient.
+	Limit int
+}
+
+// ListPatients returns patients by id, and whether more follow the page.
+// Patient ids sort by their bytes (collation "C"), as billing listings
+// do, so pages come out in the same order whatever the database's locale.
+func (db *DB) ListPatients(ctx context.Context, f PatientFilter) ([]Patient, bool, error) {
+	w := where{}
+	if f.Member != "" {
+		if !isUUID(f.Member) {
+			return []Patient{}, false, nil
 		}
-		sql = `SELECT ` + patientColumns + ` FROM patients WHERE patient_id IN
-			(SELECT patient_id FROM care_team WHERE user_id = $1) ORDER BY patient_id`
-		args = append(args, member)
+		w.add(`patient_id IN (SELECT patient_id FROM care_team WHERE user_id = $%d)`, f.Member)
 	}
-	rows, err := db.pool.Query(ctx, sql, args...)
+	if f.AfterPatient != "" {
+		w.add(`patient_id COLLATE "C" > $%d`, f.AfterPatient)
+	}
+	sql := `SELECT ` + patientColumns + ` FROM patients ` + w.clause() + ` ORDER BY patient_id COLLATE "C"`
+	if f.Limit > 0 {
+		w.args = append(w.args, f.Limit+1)
+		sql += fmt.Sprintf(" LIMIT $%d", len(w.args))
+	}
+	rows, err := db.pool.Query(ctx, sql, w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("list patients: %w", err)
+		return nil, false, fmt.Errorf("list patients: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Patient, error) { return scanPatient(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Patient, error) { return scanPatient(r) })
+	if err != nil {
+		return nil, false, fmt.Errorf("list patients: %w", err)
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		return out[:f.Limit], true, nil
+	}
+	return out, false, nil
 }
 
 // SetCareTeam replaces a patient's care team.
