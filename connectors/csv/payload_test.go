@@ -149,6 +149,9 @@ func TestPayloadUnparseableTime(t *testing.T) {
 	}
 }
 
+// A patient id with a quote and a backslash must come out as valid JSON
+// that decodes to the same id. The engine then rejects the id, since ids
+// are letters, digits and . _ : -, which names the field.
 func TestPayloadEscapedPatientID(t *testing.T) {
 	row := readRows(t, "testdata/bad-values.csv")[2]
 	if row.PatientID != `pa"ti\ent` {
@@ -156,12 +159,18 @@ func TestPayloadEscapedPatientID(t *testing.T) {
 	}
 	payload := csv.Payload(row, mustParseTime(t, "2026-03-10T08:17:10Z"))
 
-	reading, rejection := vytalwatch.DecodeReading(payload, time.Time{}, vytalwatch.ValidationConfig{})
-	if rejection != nil {
-		t.Fatalf("DecodeReading rejected %s: %v", payload, rejection)
+	var decoded struct {
+		PatientID string `json:"patient_id"`
 	}
-	if reading.PatientID != row.PatientID {
-		t.Errorf("PatientID = %q, want %q", reading.PatientID, row.PatientID)
+	if err := json.Unmarshal(payload, &decoded); err != nil {
+		t.Fatalf("payload %s is not JSON: %v", payload, err)
+	}
+	if decoded.PatientID != row.PatientID {
+		t.Errorf("patient_id = %q, want %q", decoded.PatientID, row.PatientID)
+	}
+	_, rejection := vytalwatch.DecodeReading(payload, time.Time{}, vytalwatch.ValidationConfig{})
+	if rejection == nil || rejection.Reason != vytalwatch.ReasonInvalidID || rejection.Field != "patient_id" {
+		t.Errorf("DecodeReading = %v, want an invalid_id rejection of patient_id", rejection)
 	}
 	if string(csv.Key(row)) != row.PatientID {
 		t.Errorf("Key = %q, want %q", csv.Key(row), row.PatientID)
