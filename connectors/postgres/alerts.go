@@ -12,13 +12,6 @@ import (
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
-// Alert statuses.
-const (
-	StatusOpen         = "open"
-	StatusAcknowledged = "acknowledged"
-	StatusResolved     = "resolved"
-)
-
 // ResolvedByEngine is resolved_by when the rule's reset condition
 // resolved the alert.
 const ResolvedByEngine = "engine"
@@ -26,27 +19,6 @@ const ResolvedByEngine = "engine"
 // TriggerUser is the trigger of alert events that a user's action caused,
 // such as an acknowledgement.
 const TriggerUser = "user"
-
-// Alert is one firing of a rule for a patient, keyed by the fired event's
-// id, with what happened to it since.
-type Alert struct {
-	ID             string     `json:"id"`
-	PatientID      string     `json:"patient_id"`
-	RuleID         string     `json:"rule_id"`
-	RuleVersion    int        `json:"rule_version"`
-	RuleName       string     `json:"rule_name"`
-	Severity       string     `json:"severity"`
-	Message        string     `json:"message"`
-	Status         string     `json:"status"`
-	FiredAt        time.Time  `json:"fired_at"`
-	Renotified     int        `json:"renotified"`
-	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
-	AcknowledgedBy *string    `json:"acknowledged_by,omitempty"`
-	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
-	ResolvedBy     *string    `json:"resolved_by,omitempty"`
-	Assignee       *string    `json:"assignee,omitempty"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-}
 
 const alertColumns = `id, patient_id, rule_id, rule_version, rule_name, severity, message, status, fired_at, renotified,
 	acknowledged_at, acknowledged_by::text, resolved_at, resolved_by, assignee::text, updated_at`
@@ -56,29 +28,6 @@ func scanAlert(row pgx.Row) (Alert, error) {
 	err := row.Scan(&a.ID, &a.PatientID, &a.RuleID, &a.RuleVersion, &a.RuleName, &a.Severity, &a.Message, &a.Status,
 		&a.FiredAt, &a.Renotified, &a.AcknowledgedAt, &a.AcknowledgedBy, &a.ResolvedAt, &a.ResolvedBy, &a.Assignee, &a.UpdatedAt)
 	return a, notFound(err)
-}
-
-// AlertCursor is the position after the last alert of a page, in the
-// listing order (fired_at, id) descending.
-type AlertCursor struct {
-	FiredAt time.Time `json:"t"`
-	ID      string    `json:"id"`
-}
-
-// AlertFilter selects alerts; zero fields select everything.
-type AlertFilter struct {
-	PatientID string
-	RuleID    string
-	Severity  string
-	Status    string
-	// Since and Until bound fired_at: Since <= fired_at < Until.
-	Since time.Time
-	Until time.Time
-	// CareTeamOf limits the list to patients whose care team contains
-	// this user.
-	CareTeamOf string
-	After      *AlertCursor
-	Limit      int
 }
 
 // ListAlerts returns alerts newest first, and the cursor of the next page

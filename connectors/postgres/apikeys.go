@@ -8,20 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// APIKey is a stored API key; the secret itself is never stored.
-type APIKey struct {
-	ID          string     `json:"id"`
-	Name        string     `json:"name"`
-	Prefix      string     `json:"prefix"`
-	Hash        []byte     `json:"-"`
-	Role        string     `json:"role"`
-	CreatedBy   *string    `json:"created_by,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   time.Time  `json:"expires_at"`
-	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
-	RotatedFrom *string    `json:"rotated_from,omitempty"`
-}
-
 const apiKeyColumns = `id, name, prefix, hash, role, created_by, created_at, expires_at, revoked_at, rotated_from`
 
 func scanAPIKey(row pgx.Row) (APIKey, error) {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,59 +9,6 @@ import (
 
 	"github.com/vytalwatch/vytalwatch/billing"
 )
-
-// Review statuses of a billing month.
-const (
-	BillingPending  = "pending"
-	BillingApproved = "approved"
-	BillingRejected = "rejected"
-	// BillingCorrection is an approved month whose newest snapshot bills
-	// differently from what was approved.
-	BillingCorrection = "correction"
-)
-
-// ErrBillingChanged is returned when a review names a snapshot that is no
-// longer the month's newest.
-var ErrBillingChanged = errors.New("postgres: the billing month has a newer snapshot")
-
-// BillingMonth is one patient's month: the engine's newest eligibility
-// snapshot and its review.
-type BillingMonth struct {
-	PatientID  string              `json:"patient_id"`
-	Month      billing.Month       `json:"month"`
-	Status     string              `json:"status"`
-	EventID    string              `json:"event_id"`
-	ComputedAt time.Time           `json:"computed_at"`
-	Lines      []billing.ClaimLine `json:"lines"`
-	// Flags are the report's flags for the month: those of its management
-	// figures and of the device periods that end in the month.
-	Flags []string `json:"flags"`
-	// Report is the newest snapshot's report. Listings leave it out.
-	Report    *billing.Report   `json:"report,omitempty"`
-	Approval  *BillingApproval  `json:"approval,omitempty"`
-	Rejection *BillingRejection `json:"rejection,omitempty"`
-	UpdatedAt time.Time         `json:"updated_at"`
-}
-
-// BillingApproval is what an approval froze: the snapshot as it was
-// approved, by whom and when.
-type BillingApproval struct {
-	EventID string              `json:"event_id"`
-	Lines   []billing.ClaimLine `json:"lines"`
-	// Report is the approved snapshot's report. Listings leave it out.
-	Report  *billing.Report `json:"report,omitempty"`
-	By      string          `json:"approved_by"`
-	ByEmail string          `json:"approved_by_email"`
-	At      time.Time       `json:"approved_at"`
-}
-
-// BillingRejection is the rejection of a month: by whom, when and why.
-type BillingRejection struct {
-	By      string    `json:"rejected_by"`
-	ByEmail string    `json:"rejected_by_email"`
-	At      time.Time `json:"rejected_at"`
-	Reason  string    `json:"reason"`
-}
 
 // billingColumns are the columns scanBillingMonth reads. The %s takes
 // the two reports, withReports, or NULLs for listings, withoutReports.
@@ -114,15 +60,6 @@ func deref(s *string) string {
 
 // monthDate is the month's first day, as the month column stores it.
 func monthDate(m billing.Month) time.Time { return m.First().Time() }
-
-// BillingFilter selects the billing months of one month.
-type BillingFilter struct {
-	Month  billing.Month
-	Status string
-	// AfterPatient continues a listing after this patient id.
-	AfterPatient string
-	Limit        int
-}
 
 // ListBillingMonths returns a month's rows by patient id, without the
 // reports, and whether more rows follow. Patient ids sort by their bytes
@@ -242,17 +179,6 @@ func recordReview(ctx context.Context, tx pgx.Tx, m billing.Month, patientID, ac
 		return fmt.Errorf("record billing review: %w", err)
 	}
 	return nil
-}
-
-// BillingReview is one approval or rejection of a month.
-type BillingReview struct {
-	Action    string              `json:"action"`
-	EventID   string              `json:"event_id"`
-	Lines     []billing.ClaimLine `json:"lines"`
-	Reason    string              `json:"reason,omitempty"`
-	UserID    string              `json:"user_id"`
-	UserEmail string              `json:"user_email"`
-	At        time.Time           `json:"at"`
 }
 
 // BillingReviews returns a month's approvals and rejections, oldest

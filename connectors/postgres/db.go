@@ -5,6 +5,9 @@
 // and readings) and the outbox relay that publishes rule, patient and
 // care-event changes to Kafka after their transaction commits.
 //
+// DB implements store.Store (package api/store), which defines the
+// records it reads and writes for the API and the errors it returns.
+//
 // The schema is created by versioned migrations embedded in the binary
 // (Migrate). Its tables go into the first schema of the connection's
 // search_path, so a search_path parameter in the connection string picks
@@ -22,12 +25,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-)
-
-// Errors the store returns; callers match them with errors.Is.
-var (
-	ErrNotFound = errors.New("postgres: not found")
-	ErrConflict = errors.New("postgres: conflict")
 )
 
 // DB is the store: a connection pool and the repository methods.

@@ -3,42 +3,12 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/vytalwatch/vytalwatch"
 	"github.com/vytalwatch/vytalwatch/engine"
 )
-
-// Patient is a patient's profile and care team. It has no name fields:
-// patients are known by id only.
-type Patient struct {
-	PatientID      string             `json:"patient_id"`
-	Timezone       string             `json:"timezone,omitempty"`
-	BirthDate      string             `json:"birth_date,omitempty"`
-	Conditions     []string           `json:"conditions"`
-	Thresholds     map[string]float64 `json:"thresholds"`
-	News2Scale2    bool               `json:"news2_scale2"`
-	EnrollmentDate string             `json:"enrollment_date,omitempty"`
-	CareTeam       []string           `json:"care_team"`
-	CreatedAt      time.Time          `json:"created_at"`
-	UpdatedAt      time.Time          `json:"updated_at"`
-}
-
-// Profile returns the message vitals.patients carries for the patient.
-func (p Patient) Profile() vytalwatch.PatientProfile {
-	return vytalwatch.PatientProfile{
-		PatientID: p.PatientID, Timezone: p.Timezone, BirthDate: p.BirthDate, Conditions: p.Conditions,
-		Thresholds: p.Thresholds, News2Scale2: p.News2Scale2, EnrollmentDate: p.EnrollmentDate,
-	}
-}
-
-// ErrUnknownUser is returned when a care team names a user that does not
-// exist.
-var ErrUnknownUser = errors.New("postgres: care team names an unknown user")
 
 const patientColumns = `patient_id, timezone, coalesce(to_char(birth_date, 'YYYY-MM-DD'), ''), conditions, thresholds,
 	news2_scale2, coalesce(to_char(enrollment_date, 'YYYY-MM-DD'), ''), created_at, updated_at,
@@ -138,16 +108,6 @@ func (db *DB) GetPatient(ctx context.Context, id string) (Patient, error) {
 	return scanPatient(db.pool.QueryRow(ctx, `SELECT `+patientColumns+` FROM patients WHERE patient_id = $1`, id))
 }
 
-// PatientFilter selects a page of patients.
-type PatientFilter struct {
-	// Member keeps only the patients whose care team contains this user.
-	Member string
-	// AfterPatient continues a listing after this patient id.
-	AfterPatient string
-	// Limit is the page size; 0 returns every patient.
-	Limit int
-}
-
 // ListPatients returns patients by id, and whether more follow the page.
 // Patient ids sort by their bytes (collation "C"), as billing listings
 // do, so pages come out in the same order whatever the database's locale.
@@ -245,15 +205,6 @@ func (db *DB) CareTeamPatients(ctx context.Context, userID string) (map[string]b
 		out[id] = true
 	}
 	return out, err
-}
-
-// LatestReading is the newest reading of one metric of a patient.
-type LatestReading struct {
-	Metric     string    `json:"metric"`
-	Value      float64   `json:"value"`
-	Unit       string    `json:"unit"`
-	MeasuredAt time.Time `json:"measured_at"`
-	ReadingID  string    `json:"reading_id"`
 }
 
 // LatestReadings returns a patient's newest reading per metric, by metric.

@@ -5,29 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vytalwatch/vytalwatch/engine"
 	"github.com/vytalwatch/vytalwatch/rules"
 )
-
-// StoredRule is a rule's current version as the API shows it and as it is
-// published to vitals.rules: the definition with version and enabled set.
-type StoredRule struct {
-	Rule      rules.Rule
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-// RuleVersion is one stored definition of a rule.
-type RuleVersion struct {
-	Version   int             `json:"version"`
-	Rule      json.RawMessage `json:"rule"`
-	CreatedBy *string         `json:"created_by,omitempty"`
-	CreatedAt time.Time       `json:"created_at"`
-}
 
 // definitionJSON is the rule's stored definition: its JSON without
 // version and enabled, which the rules row and the version's key hold.

@@ -16,27 +16,6 @@ import (
 // entries logged and withdrawn), keyed by patient id.
 const CareEventsTopic = "vitals.care-events"
 
-// Errors of time entries.
-var (
-	// ErrInvalidCareEvent wraps the reason the engine would dead-letter a
-	// care event; nothing invalid is published.
-	ErrInvalidCareEvent = errors.New("postgres: invalid care event")
-	// ErrEntryIDTaken is returned when a new entry reuses the id of a
-	// different entry.
-	ErrEntryIDTaken = errors.New("postgres: entry id names a different time entry")
-	// ErrEntryDeleted is returned when a new entry reuses the id of a
-	// deleted one.
-	ErrEntryDeleted = errors.New("postgres: entry id names a deleted time entry")
-)
-
-// TimeEntry is a time entry as the API stores it: the fields the engine
-// reads, and who logged it when.
-type TimeEntry struct {
-	billing.TimeEntry
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 const timeEntryColumns = `entry_id, patient_id, staff_id, role, program, started_at, minutes, interactive, created_by::text, created_at`
 
 // scanTimeEntry scans timeEntryColumns, then any further columns into

@@ -9,26 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// User is a staff account.
-type User struct {
-	ID                string     `json:"id"`
-	Email             string     `json:"email"`
-	Role              string     `json:"role"`
-	PasswordHash      string     `json:"-"`
-	PasswordChangedAt time.Time  `json:"password_changed_at"`
-	TOTPSecret        string     `json:"-"`
-	TOTPConfirmed     bool       `json:"totp_enabled"`
-	DisabledAt        *time.Time `json:"disabled_at,omitempty"`
-	CreatedAt         time.Time  `json:"created_at"`
-}
-
-// NewUser is what creating a user needs.
-type NewUser struct {
-	Email        string
-	Role         string
-	PasswordHash string
-}
-
 const userColumns = `id, email, role, password_hash, password_changed_at, coalesce(totp_secret, ''),
 	totp_confirmed, disabled_at, created_at`
 
@@ -156,17 +136,6 @@ func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64) (bool, err
 	return tag.RowsAffected() == 1, nil
 }
 
-// Session is a refresh-token family.
-type Session struct {
-	ID     string
-	UserID string
-	MFA    bool
-}
-
-// ErrRefreshReused is returned when a refresh token that was already
-// rotated is presented again; the whole session is then revoked.
-var ErrRefreshReused = errors.New("postgres: refresh token reused")
-
 // CreateSession starts a session with its first refresh token.
 func (db *DB) CreateSession(ctx context.Context, userID string, mfa bool, refreshHash []byte, expires time.Time) (Session, error) {
 	s := Session{UserID: userID, MFA: mfa}
@@ -247,17 +216,6 @@ func (db *DB) RevokeToken(ctx context.Context, jti string, expires time.Time) er
 	return err
 }
 
-// AccessState is what decides whether a verified access token still
-// holds: the user's current role and status, and revocations.
-type AccessState struct {
-	Role              string
-	PasswordChangedAt time.Time
-	Disabled          bool
-	TOTPConfirmed     bool
-	SessionRevoked    bool
-	TokenRevoked      bool
-}
-
 // CheckAccess loads the state of a user's session and token. An unknown
 // user or session is ErrNotFound.
 func (db *DB) CheckAccess(ctx context.Context, userID, sessionID, jti string) (AccessState, error) {
@@ -284,17 +242,6 @@ func (db *DB) PurgeExpired(ctx context.Context) error {
 	return nil
 }
 
-// Invite is a single-use registration code.
-type Invite struct {
-	ID        string     `json:"id"`
-	Role      string     `json:"role"`
-	CreatedBy string     `json:"created_by"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt time.Time  `json:"expires_at"`
-	UsedAt    *time.Time `json:"used_at,omitempty"`
-	UsedBy    *string    `json:"used_by,omitempty"`
-}
-
 const inviteColumns = `id, role, created_by, created_at, expires_at, used_at, used_by`
 
 func scanInvite(row pgx.Row) (Invite, error) {
@@ -317,10 +264,6 @@ func (db *DB) ListInvites(ctx context.Context) ([]Invite, error) {
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invite, error) { return scanInvite(r) })
 }
-
-// ErrInviteInvalid is returned for an invite code that is unknown,
-// already used or expired.
-var ErrInviteInvalid = errors.New("postgres: invite code unknown, used or expired")
 
 // RedeemInvite uses an invite and creates the user with the invite's
 // role, in one transaction: the code works once, and a failed
