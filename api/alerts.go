@@ -12,34 +12,34 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vytalwatch/vytalwatch"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 var (
-	alertStatuses = []string{postgres.StatusOpen, postgres.StatusAcknowledged, postgres.StatusResolved}
+	alertStatuses = []string{store.StatusOpen, store.StatusAcknowledged, store.StatusResolved}
 	severities    = []string{"critical", "high", "medium", "low", "info"}
 )
 
 // alertPage is one page of an alert listing. NextCursor is absent on the
 // last page.
 type alertPage struct {
-	Items      []postgres.Alert `json:"items"`
-	NextCursor string           `json:"next_cursor,omitempty"`
+	Items      []store.Alert `json:"items"`
+	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
 // encodeCursor and decodeCursor turn a listing position into an opaque
 // string and back.
-func encodeCursor(c *postgres.AlertCursor) string {
+func encodeCursor(c *store.AlertCursor) string {
 	data, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(data)
 }
 
-func decodeCursor(text string) (*postgres.AlertCursor, error) {
+func decodeCursor(text string) (*store.AlertCursor, error) {
 	data, err := base64.RawURLEncoding.DecodeString(text)
 	if err != nil {
 		return nil, err
 	}
-	var c postgres.AlertCursor
+	var c store.AlertCursor
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (s *Server) handleListAlerts(w http.ResponseWriter, r *http.Request) {
 // listAlerts serves an alert listing, limited to patientID when set.
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, patientID string, entry auditEntry) {
 	q := r.URL.Query()
-	f := postgres.AlertFilter{PatientID: patientID, RuleID: q.Get("rule_id"), Severity: q.Get("severity"), Status: q.Get("status")}
+	f := store.AlertFilter{PatientID: patientID, RuleID: q.Get("rule_id"), Severity: q.Get("severity"), Status: q.Get("status")}
 	var errs []FieldError
 	if f.Severity != "" && !slices.Contains(severities, f.Severity) {
 		errs = append(errs, FieldError{"severity", "must be one of critical, high, medium, low, info"})
@@ -115,7 +115,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, patientID st
 }
 
 // alertAudit returns one audit entry per patient among the alerts.
-func alertAudit(alerts []postgres.Alert, entry auditEntry) []auditEntry {
+func alertAudit(alerts []store.Alert, entry auditEntry) []auditEntry {
 	var out []auditEntry
 	seen := map[string]bool{}
 	for _, a := range alerts {
@@ -136,9 +136,9 @@ func alertAudit(alerts []postgres.Alert, entry auditEntry) []auditEntry {
 // alertInScope loads an alert and checks the caller may see its patient;
 // an alert outside the care team is a 404 like a missing one, and is
 // audited as denied.
-func (s *Server) alertInScope(r *http.Request, entry auditEntry) (postgres.Alert, error) {
+func (s *Server) alertInScope(r *http.Request, entry auditEntry) (store.Alert, error) {
 	a, err := s.db.GetAlert(r.Context(), entry.resourceID)
-	if errors.Is(err, postgres.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return a, problemf(probNotFound, "no alert %q on your care team's patients", entry.resourceID)
 	}
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *Server) handleResolveAlert(w http.ResponseWriter, r *http.Request) {
 	s.actOnAlert(w, r, "alert.resolve", s.db.ResolveAlert)
 }
 
-func (s *Server) actOnAlert(w http.ResponseWriter, r *http.Request, action string, act func(ctx context.Context, id, userID string) (postgres.Alert, error)) {
+func (s *Server) actOnAlert(w http.ResponseWriter, r *http.Request, action string, act func(ctx context.Context, id, userID string) (store.Alert, error)) {
 	entry := auditEntry{action: action, resourceType: "alert", resourceID: chi.URLParam(r, "alertID")}
 	a, err := s.alertInScope(r, entry)
 	if err != nil {
@@ -190,7 +190,7 @@ func (s *Server) actOnAlert(w http.ResponseWriter, r *http.Request, action strin
 		return
 	}
 	a, err = act(r.Context(), a.ID, principalFrom(r.Context()).UserID)
-	if errors.Is(err, postgres.ErrConflict) {
+	if errors.Is(err, store.ErrConflict) {
 		err = problemf(probConflict, "alert %s is resolved; it cannot be acknowledged", a.ID)
 	}
 	if err != nil {
@@ -250,7 +250,7 @@ func (s *Server) handleAssignAlert(w http.ResponseWriter, r *http.Request) {
 // checkAssignee accepts administrators and the patient's care team.
 func (s *Server) checkAssignee(r *http.Request, patientID, userID string) error {
 	u, err := s.db.UserByID(r.Context(), userID)
-	if errors.Is(err, postgres.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return invalid(FieldError{"user_id", "names no user; list users with GET /v1/users"})
 	}
 	if err != nil {

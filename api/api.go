@@ -24,7 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vytalwatch/vytalwatch"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
@@ -139,7 +139,9 @@ func (c Config) Validate() error {
 
 // Deps are the API's collaborators.
 type Deps struct {
-	DB *postgres.DB
+	// DB stores users, patients, alerts, rules, billing and the audit
+	// log. Required. connectors/postgres implements it.
+	DB store.Store
 	// Producer writes ingested readings to Kafka.
 	Producer engine.Producer
 	// Hub feeds live alert streams. Without one the stream responds 503.
@@ -154,7 +156,7 @@ type Deps struct {
 // Server is the API's HTTP handler and the state behind it.
 type Server struct {
 	cfg      Config
-	db       *postgres.DB
+	db       store.Store
 	producer engine.Producer
 	hub      *Hub
 	logger   *slog.Logger

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // auditEntry is what a handler knows about an audited action; the
@@ -27,14 +27,14 @@ type auditEntry struct {
 // request, so patient data is never returned unaudited.
 func (s *Server) audit(r *http.Request, entries ...auditEntry) error {
 	p := principalFrom(r.Context())
-	records := make([]postgres.AuditRecord, len(entries))
+	records := make([]store.AuditRecord, len(entries))
 	for i, e := range entries {
-		rec := postgres.AuditRecord{
+		rec := store.AuditRecord{
 			ActorRole: p.Role, Action: e.action, ResourceType: e.resourceType, ResourceID: e.resourceID,
 			Outcome: e.outcome, IP: clientIP(r), UserAgent: storableText(r.UserAgent(), 256), RequestID: requestID(r.Context()),
 		}
 		if rec.Outcome == "" {
-			rec.Outcome = postgres.OutcomeAllowed
+			rec.Outcome = store.OutcomeAllowed
 		}
 		if rec.ActorRole == "" {
 			rec.ActorRole = "anonymous"
@@ -102,7 +102,7 @@ func (s *Server) checkPatientAccess(r *http.Request, patientID string, e auditEn
 	if ok {
 		return nil
 	}
-	e.patientID, e.outcome = patientID, postgres.OutcomeDenied
+	e.patientID, e.outcome = patientID, store.OutcomeDenied
 	if err := s.audit(r, e); err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (s *Server) checkPatientAccess(r *http.Request, patientID string, e auditEn
 // handleListAudit lists audit records, newest first, for administrators.
 func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := postgres.AuditFilter{PatientID: q.Get("patient_id"), ActorUserID: q.Get("actor_user_id"), Action: q.Get("action"), Outcome: q.Get("outcome")}
+	f := store.AuditFilter{PatientID: q.Get("patient_id"), ActorUserID: q.Get("actor_user_id"), Action: q.Get("action"), Outcome: q.Get("outcome")}
 	var errs []FieldError
 	f.Limit, errs = parseLimit(q.Get("limit"), errs)
 	f.Since, errs = parseTimeParam("since", q.Get("since"), errs)
@@ -144,11 +144,11 @@ func (s *Server) handleListAudit(w http.ResponseWriter, r *http.Request) {
 // conflicts to 409. Other errors pass through as 500s.
 func storeError(err error, what string) error {
 	switch {
-	case errors.Is(err, postgres.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return problemf(probNotFound, "no %s", what)
-	case errors.Is(err, postgres.ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		return problemf(probConflict, "%s already exists", what)
-	case errors.Is(err, postgres.ErrUnknownUser):
+	case errors.Is(err, store.ErrUnknownUser):
 		return invalid(FieldError{"user_id", "names no user; list users with GET /v1/users"})
 	}
 	return err

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // Roles.
@@ -111,7 +111,7 @@ func (s *Server) principalForToken(ctx context.Context, token string) (*Principa
 		return nil, unauthorized("the access token is invalid or expired; log in again or use your refresh token")
 	}
 	state, err := s.db.CheckAccess(ctx, c.Subject, c.SessionID, c.ID)
-	if errors.Is(err, postgres.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, unauthorized("the access token's session no longer exists; log in again")
 	}
 	if err != nil {
@@ -144,7 +144,7 @@ func (s *Server) principalForKey(ctx context.Context, key string) (*Principal, e
 		return nil, reject
 	}
 	k, err := s.db.APIKeyByPrefix(ctx, prefix)
-	if errors.Is(err, postgres.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, reject
 	}
 	if err != nil {

@@ -10,12 +10,12 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 )
 
 // billingStatuses are the review statuses a listing may filter on.
-var billingStatuses = []string{postgres.BillingPending, postgres.BillingApproved, postgres.BillingRejected, postgres.BillingCorrection}
+var billingStatuses = []string{store.BillingPending, store.BillingApproved, store.BillingRejected, store.BillingCorrection}
 
 // Limits of review requests. Snapshot event ids are 32 hex digits today,
 // so maxEventIDLength only stops abuse.
@@ -47,9 +47,9 @@ func parseMonthParam(r *http.Request) (billing.Month, error) {
 // billingPage is one page of a month's billing rows. NextCursor is absent
 // on the last page.
 type billingPage struct {
-	Month      billing.Month           `json:"month"`
-	Items      []postgres.BillingMonth `json:"items"`
-	NextCursor string                  `json:"next_cursor,omitempty"`
+	Month      billing.Month        `json:"month"`
+	Items      []store.BillingMonth `json:"items"`
+	NextCursor string               `json:"next_cursor,omitempty"`
 }
 
 // handleListBillingMonths lists a month's rows by patient id, without the
@@ -61,7 +61,7 @@ func (s *Server) handleListBillingMonths(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	q := r.URL.Query()
-	f := postgres.BillingFilter{Month: m, Status: q.Get("status")}
+	f := store.BillingFilter{Month: m, Status: q.Get("status")}
 	var errs []FieldError
 	if f.Status != "" && !slices.Contains(billingStatuses, f.Status) {
 		errs = append(errs, FieldError{"status", "must be one of " + strings.Join(billingStatuses, ", ")})
@@ -95,8 +95,8 @@ func (s *Server) handleListBillingMonths(w http.ResponseWriter, r *http.Request)
 
 // billingMonthDetail is one patient's month with its review history.
 type billingMonthDetail struct {
-	postgres.BillingMonth
-	Reviews []postgres.BillingReview `json:"reviews"`
+	store.BillingMonth
+	Reviews []store.BillingReview `json:"reviews"`
 }
 
 // loadBillingMonth returns a patient's month with its reviews. The
@@ -104,13 +104,13 @@ type billingMonthDetail struct {
 // the newest one.
 func (s *Server) loadBillingMonth(r *http.Request, m billing.Month, patientID string) (billingMonthDetail, error) {
 	b, err := s.db.GetBillingMonth(r.Context(), m, patientID)
-	if errors.Is(err, postgres.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return billingMonthDetail{}, problemf(probNotFound, "no billing month %s for patient %q; list the month's patients with GET /v1/billing/months/%s", m, patientID, m)
 	}
 	if err != nil {
 		return billingMonthDetail{}, err
 	}
-	if b.Approval != nil && b.Status != postgres.BillingCorrection {
+	if b.Approval != nil && b.Status != store.BillingCorrection {
 		b.Approval.Report = nil
 	}
 	reviews, err := s.db.BillingReviews(r.Context(), m, patientID)
@@ -162,7 +162,7 @@ func (req billingReviewRequest) checkEventID() []FieldError {
 // reviewConflict returns the problem of a review that cannot apply to the
 // month as stored: a newer snapshot than the reviewed one, or the status
 // the review would set. It returns nil when the review may go ahead.
-func reviewConflict(b postgres.BillingMonth, eventID, status string) error {
+func reviewConflict(b store.BillingMonth, eventID, status string) error {
 	if b.EventID != eventID {
 		return problemf(probConflict, "the billing month %s of patient %s has a newer snapshot (event_id %s) than the one reviewed (%s); "+
 			"reload it with GET /v1/billing/months/%s/patients/%s and review it again", b.Month, b.PatientID, b.EventID, eventID, b.Month, b.PatientID)
@@ -176,12 +176,12 @@ func reviewConflict(b postgres.BillingMonth, eventID, status string) error {
 // reviewError maps the store's review errors to problems.
 func reviewError(err error, m billing.Month, patientID, eventID string) error {
 	switch {
-	case errors.Is(err, postgres.ErrBillingChanged):
+	case errors.Is(err, store.ErrBillingChanged):
 		return problemf(probConflict, "the billing month %s of patient %s has a newer snapshot than event_id %s; "+
 			"reload it with GET /v1/billing/months/%s/patients/%s and review it again", m, patientID, eventID, m, patientID)
-	case errors.Is(err, postgres.ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		return problemf(probConflict, "the billing month %s of patient %s was reviewed at the same time; reload it and check its status", m, patientID)
-	case errors.Is(err, postgres.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return problemf(probNotFound, "no billing month %s for patient %q", m, patientID)
 	}
 	return err
@@ -217,7 +217,7 @@ func (s *Server) handleApproveBillingMonth(w http.ResponseWriter, r *http.Reques
 	// row lock.
 	current, err := s.loadBillingMonth(r, m, patientID)
 	if err == nil {
-		err = reviewConflict(current.BillingMonth, req.EventID, postgres.BillingApproved)
+		err = reviewConflict(current.BillingMonth, req.EventID, store.BillingApproved)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -266,7 +266,7 @@ func (s *Server) handleRejectBillingMonth(w http.ResponseWriter, r *http.Request
 
 	current, err := s.loadBillingMonth(r, m, patientID)
 	if err == nil {
-		err = reviewConflict(current.BillingMonth, req.EventID, postgres.BillingRejected)
+		err = reviewConflict(current.BillingMonth, req.EventID, store.BillingRejected)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -298,7 +298,7 @@ func (s *Server) respondReviewed(w http.ResponseWriter, r *http.Request, entry a
 // failAudited writes an audit record with outcome denied for an action
 // that a check stopped, then responds with the check's error.
 func (s *Server) failAudited(w http.ResponseWriter, r *http.Request, entry auditEntry, denial error) {
-	entry.outcome = postgres.OutcomeDenied
+	entry.outcome = store.OutcomeDenied
 	if err := s.audit(r, entry); err != nil {
 		s.fail(w, r, err)
 		return

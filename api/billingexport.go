@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // exportHeader names the columns of a month's export, one row per
@@ -66,7 +66,7 @@ func (s *Server) handleExportBillingMonth(w http.ResponseWriter, r *http.Request
 // Lines end in LF, not the CRLF of RFC 4180, because encoding/csv drops a
 // carriage return inside a cell when it writes CRLF, and patient ids may
 // contain one.
-func exportCSV(rows []postgres.BillingMonth) ([]byte, error) {
+func exportCSV(rows []store.BillingMonth) ([]byte, error) {
 	var buf bytes.Buffer
 	out := csv.NewWriter(&buf)
 	if err := out.Write(exportHeader); err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // API keys read "vwk_" + 12 hex digits of prefix + "_" + 43 characters of
@@ -60,7 +60,7 @@ type apiKeyRequest struct {
 }
 
 type apiKeyResponse struct {
-	postgres.APIKey
+	store.APIKey
 	// Key is shown once; only its hash is stored.
 	Key string `json:"key"`
 }
@@ -90,7 +90,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 	}
 	key, prefix := newAPIKey()
 	creator := principalFrom(r.Context()).UserID
-	k, err := s.db.CreateAPIKey(r.Context(), postgres.APIKey{Name: req.Name, Prefix: prefix, Hash: hashSecret(key), Role: req.Role,
+	k, err := s.db.CreateAPIKey(r.Context(), store.APIKey{Name: req.Name, Prefix: prefix, Hash: hashSecret(key), Role: req.Role,
 		CreatedBy: &creator, ExpiresAt: s.now().Add(ttl)})
 	if err != nil {
 		s.fail(w, r, err)
@@ -146,8 +146,8 @@ func (s *Server) handleRotateAPIKey(w http.ResponseWriter, r *http.Request) {
 	creator := principalFrom(r.Context()).UserID
 	now := s.now()
 	k, err := s.db.RotateAPIKey(r.Context(), chi.URLParam(r, "keyID"),
-		postgres.APIKey{Prefix: prefix, Hash: hashSecret(key), CreatedBy: &creator, ExpiresAt: now.Add(ttl)}, now.Add(overlap))
-	if errors.Is(err, postgres.ErrNotFound) {
+		store.APIKey{Prefix: prefix, Hash: hashSecret(key), CreatedBy: &creator, ExpiresAt: now.Add(ttl)}, now.Add(overlap))
+	if errors.Is(err, store.ErrNotFound) {
 		err = problemf(probNotFound, "no active API key with this id; revoked and expired keys cannot be rotated")
 	}
 	if err != nil {

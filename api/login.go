@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // tokenResponse is what login and refresh return.
@@ -48,7 +48,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.db.UserByEmail(r.Context(), email)
-	if errors.Is(err, postgres.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		// Spend the same time as for a known user.
 		_, _ = verifyPassword(req.Password, dummyHash())
 		s.loginDenied(w, r, "", unauthorized("the email or password is wrong"))
@@ -96,7 +96,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // loginDenied audits a failed login and responds with the error.
 func (s *Server) loginDenied(w http.ResponseWriter, r *http.Request, userID string, response error) {
-	if err := s.audit(r, auditEntry{action: "auth.login", resourceType: "user", resourceID: userID, outcome: postgres.OutcomeDenied}); err != nil {
+	if err := s.audit(r, auditEntry{action: "auth.login", resourceType: "user", resourceID: userID, outcome: store.OutcomeDenied}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -105,7 +105,7 @@ func (s *Server) loginDenied(w http.ResponseWriter, r *http.Request, userID stri
 
 // startSession creates a session with a refresh token and issues the
 // first access token.
-func (s *Server) startSession(r *http.Request, u postgres.User, mfa bool) (tokenResponse, error) {
+func (s *Server) startSession(r *http.Request, u store.User, mfa bool) (tokenResponse, error) {
 	refresh := "vwr_" + randomToken(32)
 	refreshExpires := s.now().Add(s.cfg.RefreshTTL)
 	session, err := s.db.CreateSession(r.Context(), u.ID, mfa, hashSecret(refresh), refreshExpires)
@@ -123,7 +123,7 @@ func (s *Server) startSession(r *http.Request, u postgres.User, mfa bool) (token
 
 // accessToken issues an access token for a session. An administrator's
 // session without TOTP gets an enroll-only token.
-func (s *Server) accessToken(u postgres.User, session postgres.Session, refresh string, refreshExpires time.Time) (tokenResponse, error) {
+func (s *Server) accessToken(u store.User, session store.Session, refresh string, refreshExpires time.Time) (tokenResponse, error) {
 	enrollOnly := u.Role == RoleAdmin && !session.MFA
 	token, claims, err := s.tokens.issue(u.ID, u.Role, session.ID, session.MFA, enrollOnly, s.cfg.AccessTTL)
 	if err != nil {
@@ -156,11 +156,11 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	nextExpires := s.now().Add(s.cfg.RefreshTTL)
 	session, err := s.db.RotateRefresh(r.Context(), hashSecret(req.RefreshToken), hashSecret(next), nextExpires)
 	switch {
-	case errors.Is(err, postgres.ErrRefreshReused):
+	case errors.Is(err, store.ErrRefreshReused):
 		s.logger.Warn("refresh token reused; session revoked", "session_id", session.ID, "user_id", session.UserID)
 		s.fail(w, r, unauthorized("this refresh token was already used, so the session is revoked; log in again"))
 		return
-	case errors.Is(err, postgres.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		s.fail(w, r, unauthorized("the refresh token is invalid, expired or revoked; log in again"))
 		return
 	case err != nil:
@@ -273,9 +273,9 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.db.RedeemInvite(r.Context(), hashSecret(req.InviteCode), email, hashPassword(req.Password, s.cfg.PasswordParams))
 	switch {
-	case errors.Is(err, postgres.ErrInviteInvalid):
+	case errors.Is(err, store.ErrInviteInvalid):
 		err = invalid(FieldError{"invite_code", "is unknown, already used or expired; ask an administrator for a new invite"})
-	case errors.Is(err, postgres.ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		err = problemf(probConflict, "an account with this email already exists; log in instead")
 	}
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/vytalwatch/vytalwatch"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // patientRequest is a patient's profile as clients send it. There are no
@@ -79,8 +79,8 @@ func (p patientRequest) check(now time.Time) []FieldError {
 	return errs
 }
 
-func (p patientRequest) patient() postgres.Patient {
-	return postgres.Patient{
+func (p patientRequest) patient() store.Patient {
+	return store.Patient{
 		PatientID: p.PatientID, Timezone: p.Timezone, BirthDate: p.BirthDate, Conditions: p.Conditions,
 		Thresholds: p.Thresholds, News2Scale2: p.News2Scale2, EnrollmentDate: p.EnrollmentDate, CareTeam: p.CareTeam,
 	}
@@ -89,8 +89,8 @@ func (p patientRequest) patient() postgres.Patient {
 // patientPage is one page of a patient listing. NextCursor is absent on
 // the last page.
 type patientPage struct {
-	Items      []postgres.Patient `json:"items"`
-	NextCursor string             `json:"next_cursor,omitempty"`
+	Items      []store.Patient `json:"items"`
+	NextCursor string          `json:"next_cursor,omitempty"`
 }
 
 // handleListPatients lists the caller's patients by id, a page at a time:
@@ -98,7 +98,7 @@ type patientPage struct {
 // administrator. Each listed patient is audited.
 func (s *Server) handleListPatients(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var f postgres.PatientFilter
+	var f store.PatientFilter
 	var errs []FieldError
 	f.Limit, errs = parseLimit(q.Get("limit"), errs)
 	f.AfterPatient, errs = parsePatientCursor(q.Get("cursor"), errs)
@@ -157,7 +157,7 @@ func (s *Server) handleCreatePatient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	created, err := s.db.CreatePatient(r.Context(), req.patient())
-	if errors.Is(err, postgres.ErrConflict) {
+	if errors.Is(err, store.ErrConflict) {
 		// A taken id outside the caller's care team gets the 404 of a
 		// read, so that the 409 cannot reveal who else is monitored.
 		entry := auditEntry{action: "patient.create", resourceType: "patient", resourceID: req.PatientID}
@@ -184,7 +184,7 @@ func (s *Server) handleCreatePatient(w http.ResponseWriter, r *http.Request) {
 func (s *Server) checkCareTeam(r *http.Request, users []string) error {
 	for i, id := range users {
 		u, err := s.db.UserByID(r.Context(), id)
-		if errors.Is(err, postgres.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return invalid(FieldError{fmt.Sprintf("care_team[%d]", i), "names no user; list users with GET /v1/users"})
 		}
 		if err != nil {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/rules"
 )
 
@@ -19,7 +19,7 @@ type ruleView struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func viewRule(s postgres.StoredRule) ruleView {
+func viewRule(s store.StoredRule) ruleView {
 	return ruleView{Rule: s.Rule, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 }
 
@@ -78,7 +78,7 @@ func (s *Server) handleCreateRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stored, err := s.db.CreateRule(r.Context(), rule, principalFrom(r.Context()).UserID)
-	if errors.Is(err, postgres.ErrConflict) {
+	if errors.Is(err, store.ErrConflict) {
 		err = problemf(probConflict, "rule %s already exists; change it with PUT /v1/rules/%s", rule.ID, rule.ID)
 	}
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 )
 
 // timeEntryRoles are the roles a time entry may name: clinical staff,
@@ -135,7 +135,7 @@ func (s *Server) timeEntryStaff(r *http.Request, staffID string) (string, error)
 		return "", problemf(probForbidden, "only administrators log time for someone else; leave staff_id out to log your own")
 	}
 	u, err := s.db.UserByID(r.Context(), staffID)
-	if errors.Is(err, postgres.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return "", invalid(FieldError{"staff_id", "names no user; list users with GET /v1/users"})
 	}
 	if err != nil {
@@ -150,11 +150,11 @@ func (s *Server) timeEntryStaff(r *http.Request, staffID string) (string, error)
 // timeEntryError maps the store's time entry errors to problems.
 func timeEntryError(err error, entryID string) error {
 	switch {
-	case errors.Is(err, postgres.ErrInvalidCareEvent):
+	case errors.Is(err, store.ErrInvalidCareEvent):
 		return invalid(FieldError{"body", err.Error()})
-	case errors.Is(err, postgres.ErrEntryIDTaken):
+	case errors.Is(err, store.ErrEntryIDTaken):
 		return problemf(probConflict, "entry_id %s already names a time entry with other values; choose another entry_id, or leave it out", entryID)
-	case errors.Is(err, postgres.ErrEntryDeleted):
+	case errors.Is(err, store.ErrEntryDeleted):
 		return problemf(probConflict, "entry_id %s named a time entry that was deleted; choose another entry_id, or leave it out", entryID)
 	}
 	return storeError(err, "such patient")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // handleListUsers lists every user.
@@ -71,7 +71,7 @@ type inviteRequest struct {
 }
 
 type inviteResponse struct {
-	postgres.Invite
+	store.Invite
 	// Code is shown once; only its hash is stored.
 	Code string `json:"code"`
 }
