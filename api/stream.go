@@ -14,21 +14,32 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vytalwatch/vytalwatch/connectors/kafka"
+	"github.com/vytalwatch/vytalwatch/engine"
 )
 
 // subscriberBuffer is how many events a slow stream client may fall
 // behind before the hub drops it; the client then reconnects.
 const subscriberBuffer = 256
 
-// Hub reads every partition of vitals.alerts from its end, not as a
-// consumer group, so every API instance receives every event. It fans
-// the events out to the live streams whose callers may see the patient.
+// AlertFeed is the alert topic as the live stream reads it: partition by
+// partition and outside any consumer group, so every API instance
+// receives every event. connectors/kafka implements it (TopicReader).
+type AlertFeed interface {
+	// Topic returns the name of the topic, for logs.
+	Topic() string
+	// EndOffsets returns the high-water mark of each partition.
+	EndOffsets(ctx context.Context) (map[int]int64, error)
+	// OpenPartition opens a reader of one partition at offset, the next
+	// offset to read.
+	OpenPartition(partition int, offset int64) (engine.PartitionReader, error)
+}
+
+// Hub reads every partition of vitals.alerts from its end and fans the
+// events out to the live streams whose callers may see the patient.
 type Hub struct {
-	brokers []string
-	topic   string
-	logger  *slog.Logger
-	ready   atomic.Bool
+	feed   AlertFeed
+	logger *slog.Logger
+	ready  atomic.Bool
 
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
@@ -59,13 +70,14 @@ type streamEvent struct {
 	data      []byte
 }
 
-// NewHub returns a hub for the alert topic; reg may be nil.
-func NewHub(brokers []string, topic string, logger *slog.Logger, reg prometheus.Registerer) *Hub {
+// NewHub returns a hub that reads the alert topic from feed. reg may be
+// nil.
+func NewHub(feed AlertFeed, logger *slog.Logger, reg prometheus.Registerer) *Hub {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	h := &Hub{
-		brokers: brokers, topic: topic, logger: logger.With("component", "alert_stream"),
+		feed: feed, logger: logger.With("component", "alert_stream"),
 		subs: map[*subscriber]struct{}{},
 		delivered: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vytalwatch_stream_events_delivered_total", Help: "Alert events sent to live stream clients.",
@@ -102,7 +114,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	var ends map[int]int64
 	for {
 		var err error
-		if ends, err = kafka.EndOffsets(ctx, h.brokers, h.topic); err == nil {
+		if ends, err = h.feed.EndOffsets(ctx); err == nil {
 			break
 		}
 		h.logger.Warn("read alert topic offsets failed; retrying", "error", err)
@@ -121,7 +133,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		}()
 	}
 	h.ready.Store(true)
-	h.logger.Info("alert stream reading", "topic", h.topic, "partitions", len(ends))
+	h.logger.Info("alert stream reading", "topic", h.feed.Topic(), "partitions", len(ends))
 	wg.Wait()
 	h.ready.Store(false)
 	return nil
@@ -132,7 +144,7 @@ func (h *Hub) Run(ctx context.Context) error {
 func (h *Hub) readPartition(ctx context.Context, partition int, offset int64) {
 	failures := 0
 	for ctx.Err() == nil {
-		r, err := kafka.OpenPartitionReader(h.brokers, h.topic, partition, offset)
+		r, err := h.feed.OpenPartition(partition, offset)
 		if err == nil {
 			for {
 				m, ferr := r.Fetch(ctx)

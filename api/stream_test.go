@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -100,7 +101,7 @@ func streamEnv(t *testing.T, cfg api.Config) (*env, *kafka.Producer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := api.NewHub(b.Brokers(), engine.DefaultTopics().Alerts, slog.New(slog.DiscardHandler), nil)
+	hub := api.NewHub(kafka.NewTopicReader(b.Brokers(), engine.DefaultTopics().Alerts), slog.New(slog.DiscardHandler), nil)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -201,5 +202,121 @@ func TestStreamClosesOnRevocation(t *testing.T) {
 	// The query token is taken on the stream only.
 	if res := e.do("GET", "/v1/me?access_token="+tk.AccessToken, "", nil); res.status != http.StatusUnauthorized {
 		t.Errorf("query token on /v1/me: status %d, want 401", res.status)
+	}
+}
+
+// fakeFeed is an AlertFeed with one partition whose end is 5. Its first
+// reader returns one message and then fails. Later readers return the
+// messages sent on next.
+type fakeFeed struct {
+	first []byte
+	next  chan []byte
+	// opens receives the offset of every OpenPartition call.
+	opens chan int64
+}
+
+func (f *fakeFeed) Topic() string { return "vitals.alerts" }
+
+func (f *fakeFeed) EndOffsets(context.Context) (map[int]int64, error) {
+	return map[int]int64{0: 5}, nil
+}
+
+func (f *fakeFeed) OpenPartition(partition int, offset int64) (engine.PartitionReader, error) {
+	f.opens <- offset
+	if len(f.opens) == 1 {
+		return &fakeReader{offset: offset, values: [][]byte{f.first}, failAfter: true}, nil
+	}
+	return &fakeReader{offset: offset, feed: f.next}, nil
+}
+
+type fakeReader struct {
+	offset    int64
+	values    [][]byte
+	failAfter bool
+	feed      chan []byte
+}
+
+func (r *fakeReader) Fetch(ctx context.Context) (engine.Message, error) {
+	var value []byte
+	switch {
+	case len(r.values) > 0:
+		value, r.values = r.values[0], r.values[1:]
+	case r.failAfter:
+		return engine.Message{}, errors.New("connection reset")
+	default:
+		select {
+		case value = <-r.feed:
+		case <-ctx.Done():
+			return engine.Message{}, ctx.Err()
+		}
+	}
+	m := engine.Message{Partition: 0, Offset: r.offset, Value: value}
+	r.offset++
+	return m, nil
+}
+
+func (r *fakeReader) EndOffset(context.Context) (int64, error) { return r.offset, nil }
+
+func (r *fakeReader) Close() error { return nil }
+
+func alertJSON(t *testing.T, id, patient string) []byte {
+	t.Helper()
+	data, err := json.Marshal(vytalwatch.AlertEvent{EventID: id, Kind: vytalwatch.AlertFired, PatientID: patient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestStreamReopensAfterReadError(t *testing.T) {
+	t.Parallel()
+	feed := &fakeFeed{first: alertJSON(t, "before-error", "p1"), next: make(chan []byte, 1), opens: make(chan int64, 10)}
+	hub := api.NewHub(feed, slog.New(slog.DiscardHandler), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hub.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	e := newEnv(t, envOptions{hub: hub})
+	nurse := e.user("nurse@example.org", "clinician")
+	if _, err := e.db.CreatePatient(context.Background(), postgres.Patient{PatientID: "p1", CareTeam: []string{nurse.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	tk := e.login("nurse@example.org", "")
+
+	// The first reader starts at the partition's end, delivers one event
+	// and fails, possibly before the stream connects.
+	if offset := <-feed.opens; offset != 5 {
+		t.Errorf("first open at offset %d, want the end offset 5", offset)
+	}
+	for !hub.Ready() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s := openStream(t, e, "/v1/alerts/stream", tk.AccessToken)
+	if ev := s.next(t, 5*time.Second); ev.name != "ready" {
+		t.Fatalf("first event %q, want ready", ev.name)
+	}
+
+	// The hub waits a second, then reopens after the delivered message.
+	select {
+	case offset := <-feed.opens:
+		if offset != 6 {
+			t.Errorf("reopen at offset %d, want 6, after the delivered message", offset)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hub did not reopen the partition within 5s of the read error")
+	}
+	feed.next <- alertJSON(t, "after-error", "p1")
+	ev := s.next(t, 5*time.Second)
+	if ev.name != "alert" {
+		t.Errorf("event name %q, want alert", ev.name)
+	}
+	if ev.id != "after-error" {
+		t.Errorf("event id %q, want after-error", ev.id)
 	}
 }

@@ -103,7 +103,7 @@ func (s *stack) goRun(fn func()) {
 }
 
 func (s *stack) startAPI(ctx context.Context, cfg stackConfig) error {
-	hub := api.NewHub(cfg.brokers, engine.DefaultTopics().Alerts, cfg.logger, cfg.registry)
+	hub := api.NewHub(kafka.NewTopicReader(cfg.brokers, engine.DefaultTopics().Alerts), cfg.logger, cfg.registry)
 	s.goRun(func() { _ = hub.Run(ctx) })
 	srv, err := api.New(cfg.api, api.Deps{DB: s.db, Producer: s.producer, Hub: hub, Logger: cfg.logger, Registry: cfg.registry})
 	if err != nil {
