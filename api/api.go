@@ -145,8 +145,11 @@ type Deps struct {
 	// Producer writes ingested readings to Kafka.
 	Producer engine.Producer
 	// Hub feeds live alert streams. Without one the stream responds 503.
-	Hub    *Hub
-	Logger *slog.Logger
+	Hub *Hub
+	// History reads the CSV history of rule backtests. Required.
+	// connectors/csv.ReadHistory implements it.
+	History HistoryReader
+	Logger  *slog.Logger
 	// Registry receives the API's metrics and is served at /metrics.
 	Registry *prometheus.Registry
 	// Now is the clock of token times. Defaults to time.Now.
@@ -159,6 +162,7 @@ type Server struct {
 	db       store.Store
 	producer engine.Producer
 	hub      *Hub
+	history  HistoryReader
 	logger   *slog.Logger
 	registry *prometheus.Registry
 	now      func() time.Time
@@ -176,6 +180,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.DB == nil {
 		return nil, errors.New("api: a database is required")
 	}
+	if deps.History == nil {
+		return nil, errors.New("api: a backtest history reader (Deps.History) is required")
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -186,7 +193,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		deps.Now = time.Now
 	}
 	s := &Server{
-		cfg: cfg, db: deps.DB, producer: deps.Producer, hub: deps.Hub,
+		cfg: cfg, db: deps.DB, producer: deps.Producer, hub: deps.Hub, history: deps.History,
 		logger: deps.Logger.With("component", "api"), registry: deps.Registry, now: deps.Now,
 		tokens:  newTokenIssuer(cfg.SigningKey, deps.Now),
 		metrics: newHTTPMetrics(deps.Registry),

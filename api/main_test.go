@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/connectors/csv"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres/pgtest"
 	"github.com/vytalwatch/vytalwatch/engine"
@@ -56,7 +57,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if cfg.PasswordParams == (api.PasswordParams{}) {
 		cfg.PasswordParams = cheapHashing
 	}
-	s, err := api.New(cfg, api.Deps{DB: db, Producer: opts.producer, Hub: opts.hub, Logger: slog.New(slog.DiscardHandler),
+	s, err := api.New(cfg, api.Deps{DB: db, Producer: opts.producer, Hub: opts.hub, History: csv.ReadHistory, Logger: slog.New(slog.DiscardHandler),
 		Registry: prometheus.NewRegistry(), Now: opts.now})
 	if err != nil {
 		t.Fatal(err)

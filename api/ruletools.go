@@ -2,14 +2,12 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/vytalwatch/vytalwatch/connectors/csv"
 	"github.com/vytalwatch/vytalwatch/engine"
 	"github.com/vytalwatch/vytalwatch/rules"
 )
@@ -151,7 +149,7 @@ func (s *Server) handleBacktest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	history, err := readHistory(req.CSV)
+	history, err := s.readHistory(req.CSV)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -164,27 +162,21 @@ func (s *Server) handleBacktest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, report)
 }
 
+// HistoryReader reads the CSV history of a backtest request as readings
+// in arrival order. Its error describes the first bad header or row, and
+// the API returns that text to the client.
+type HistoryReader func(r io.Reader) ([]engine.BacktestReading, error)
+
 // readHistory turns CSV text into backtest readings, as `vytalwatch rules
 // backtest` does: each row is a canonical reading whose arrival is the
 // backtest clock.
-func readHistory(text string) ([]engine.BacktestReading, error) {
+func (s *Server) readHistory(text string) ([]engine.BacktestReading, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, invalid(FieldError{"csv", "is required: a header line patient_id,time,metric,value,unit,source_row_id and rows"})
 	}
-	reader, err := csv.NewReader(strings.NewReader(text))
+	history, err := s.history(strings.NewReader(text))
 	if err != nil {
 		return nil, invalid(FieldError{"csv", err.Error()})
 	}
-	var history []engine.BacktestReading
-	for {
-		row, err := reader.Next()
-		if errors.Is(err, io.EOF) {
-			return history, nil
-		}
-		if err != nil {
-			return nil, invalid(FieldError{"csv", err.Error()})
-		}
-		measured, _ := time.Parse(time.RFC3339Nano, row.Time)
-		history = append(history, engine.BacktestReading{PatientID: row.PatientID, Payload: csv.Payload(row, time.Time{}), MeasuredAt: measured})
-	}
+	return history, nil
 }

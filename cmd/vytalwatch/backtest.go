@@ -63,9 +63,7 @@ func runRulesBacktest(args []string, stdout, stderr io.Writer) error {
 	}
 	history := make([]engine.BacktestReading, len(rows))
 	for i, r := range rows {
-		measured, _ := time.Parse(time.RFC3339Nano, r.Time)
-		// No received_at: the backtest clock is used as the arrival time.
-		history[i] = engine.BacktestReading{PatientID: r.PatientID, Payload: csv.Payload(r, time.Time{}), MeasuredAt: measured}
+		history[i] = csv.BacktestReading(r)
 	}
 	rep, err := engine.Backtest(set, history, *step)
 	if err != nil {

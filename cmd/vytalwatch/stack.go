@@ -14,6 +14,7 @@ import (
 
 	"github.com/vytalwatch/vytalwatch"
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/connectors/csv"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/engine"
@@ -105,7 +106,7 @@ func (s *stack) goRun(fn func()) {
 func (s *stack) startAPI(ctx context.Context, cfg stackConfig) error {
 	hub := api.NewHub(kafka.NewTopicReader(cfg.brokers, engine.DefaultTopics().Alerts), cfg.logger, cfg.registry)
 	s.goRun(func() { _ = hub.Run(ctx) })
-	srv, err := api.New(cfg.api, api.Deps{DB: s.db, Producer: s.producer, Hub: hub, Logger: cfg.logger, Registry: cfg.registry})
+	srv, err := api.New(cfg.api, api.Deps{DB: s.db, Producer: s.producer, Hub: hub, History: csv.ReadHistory, Logger: cfg.logger, Registry: cfg.registry})
 	if err != nil {
 		return err
 	}
