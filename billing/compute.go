@@ -79,7 +79,7 @@ func Compute(in Inputs, m Month, cfg Config, today Date) Report {
 		rep.Periods = periodsFor(start, days, in, m, today)
 	}
 	rep.Month = monthFigures(in, m, cfg)
-	apply99091(&rep, cfg)
+	apply99091(&rep, in, cfg)
 	return rep
 }
 

@@ -13,56 +13,48 @@ import (
 func monthFigures(in Inputs, m Month, cfg Config) MonthFigures {
 	f := MonthFigures{Month: m, InteractiveDates: []Date{}, MinutesByStaff: map[string]int{}, Codes: []string{}, Flags: []string{}}
 	lo, hi := localMidnight(m.First(), in.Location), localMidnight(m.Last()+1, in.Location)
-	var total time.Duration
-	perStaff := map[string]time.Duration{}
+	rpm, other := map[string][]span{}, map[string][]span{}
 	for _, e := range in.Entries {
-		if e.Program != ProgramRPM {
+		s, ok := span{e.StartedAt, e.End()}.clip(lo, hi)
+		if !ok {
 			continue
 		}
-		d := overlap(e.StartedAt, e.End(), lo, hi)
-		if d <= 0 {
-			continue
+		if e.Program == ProgramRPM {
+			rpm[e.StaffID] = append(rpm[e.StaffID], s)
+		} else {
+			other[e.StaffID] = append(other[e.StaffID], s)
 		}
-		if dup := doubleCounted(e, in.Entries, lo, hi); dup > 0 {
-			d -= dup
+	}
+	// A staff member's minute counts once: overlapping RPM entries count
+	// their union, and time the same person logged for another program
+	// does not count for RPM.
+	var total time.Duration
+	for staff, spans := range rpm {
+		kept := length(subtract(union(spans), union(other[staff])))
+		if kept < length(spans) {
 			f.Flags = appendFlag(f.Flags, FlagMinutesDoubleCounted)
 		}
-		total += d
-		perStaff[e.StaffID] += d
+		total += kept
+		f.MinutesByStaff[staff] = int(kept / time.Minute)
+	}
+	for _, e := range in.Entries {
 		// A live call counts for the month it starts in, even when its
-		// minutes run on past midnight into the next month.
-		if start := DateOf(e.StartedAt, in.Location); e.Interactive && m.Contains(start) {
+		// minutes run on past midnight into the next month, and only
+		// when some of its minutes count for RPM.
+		start := DateOf(e.StartedAt, in.Location)
+		if e.Program != ProgramRPM || !e.Interactive || !m.Contains(start) {
+			continue
+		}
+		s, ok := span{e.StartedAt, e.End()}.clip(lo, hi)
+		if ok && length(subtract([]span{s}, union(other[e.StaffID]))) > 0 {
 			f.Interactive = true
 			f.InteractiveDates = appendDate(f.InteractiveDates, start)
 		}
 	}
 	f.Minutes = int(total / time.Minute)
-	for staff, d := range perStaff {
-		f.MinutesByStaff[staff] = int(d / time.Minute)
-	}
 	sort.Slice(f.InteractiveDates, func(i, j int) bool { return f.InteractiveDates[i] < f.InteractiveDates[j] })
 	decideManagement(&f, cfg)
 	return f
-}
-
-// doubleCounted returns how much of an RPM entry, within [lo, hi),
-// overlaps entries of other programs by the same staff member.
-func doubleCounted(e TimeEntry, all []TimeEntry, lo, hi time.Time) time.Duration {
-	var d time.Duration
-	for _, o := range all {
-		if o.ID == e.ID || o.Program == ProgramRPM || o.StaffID != e.StaffID {
-			continue
-		}
-		start, end := o.StartedAt, o.End()
-		if start.Before(lo) {
-			start = lo
-		}
-		if end.After(hi) {
-			end = hi
-		}
-		d += overlap(e.StartedAt, e.End(), start, end)
-	}
-	return min(d, overlap(e.StartedAt, e.End(), lo, hi))
 }
 
 func appendDate(dates []Date, d Date) []Date {
@@ -99,25 +91,38 @@ func decideManagement(f *MonthFigures, cfg Config) {
 }
 
 // apply99091 decides 99091 per device period: 30 or more physician or QHP
-// minutes in the period. It is not billed with a management code in a
+// minutes in the period. It is not billed with a management code in any
 // month the period overlaps; the practice's preference picks which.
-func apply99091(rep *Report, cfg Config) {
-	managed := len(rep.Month.Codes) > 0
+func apply99091(rep *Report, in Inputs, cfg Config) {
+	managedThisMonth := len(rep.Month.Codes) > 0
 	for i := range rep.Periods {
 		p := &rep.Periods[i]
 		if p.Minutes99091 < minutes99091 {
 			continue
 		}
-		if !managed {
+		if !managedThisMonth && !managedOtherMonths(p, rep.Month.Month, in, cfg) {
 			p.Code99091 = true
 			continue
 		}
 		p.Flags = appendFlag(p.Flags, Flag99091WithManagement)
-		rep.Month.Flags = appendFlag(rep.Month.Flags, Flag99091WithManagement)
+		if managedThisMonth {
+			rep.Month.Flags = appendFlag(rep.Month.Flags, Flag99091WithManagement)
+		}
 		if cfg.Prefer99091 {
 			p.Code99091 = true
 			rep.Month.Codes = []string{}
 			rep.Month.Units99458 = 0
 		}
 	}
+}
+
+// managedOtherMonths reports whether a month that period p overlaps,
+// other than m, bills a management code.
+func managedOtherMonths(p *DevicePeriod, m Month, in Inputs, cfg Config) bool {
+	for month := p.Start.Month(); month.First() <= p.End; month = month.Next() {
+		if month != m && len(monthFigures(in, month, cfg).Codes) > 0 {
+			return true
+		}
+	}
+	return false
 }
