@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
@@ -26,7 +26,7 @@ func TestClinicianOutsideCareTeamGets404(t *testing.T) {
 	mine := e.user("mine@example.org", "clinician")
 	e.user("other@example.org", "clinician")
 	ctx := context.Background()
-	if _, err := e.db.CreatePatient(ctx, postgres.Patient{PatientID: "p1", CareTeam: []string{mine.ID}}); err != nil {
+	if _, err := e.db.CreatePatient(ctx, store.Patient{PatientID: "p1", CareTeam: []string{mine.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	seedAlert(t, e, "a1", "p1", time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC))
@@ -59,7 +59,7 @@ func TestClinicianOutsideCareTeamGets404(t *testing.T) {
 	}
 	for i, p := range paths {
 		r := records[1+i]
-		if r.Action != p.action || r.Outcome != postgres.OutcomeDenied {
+		if r.Action != p.action || r.Outcome != store.OutcomeDenied {
 			t.Errorf("record %d = %s %s, want %s denied", i, r.Action, r.Outcome, p.action)
 		}
 		if r.PatientID == nil || *r.PatientID != "p1" {
@@ -69,10 +69,10 @@ func TestClinicianOutsideCareTeamGets404(t *testing.T) {
 			t.Errorf("record %d actor %v role %s ip %s request %q, want the clinician from 127.0.0.1 with a request id", i, r.ActorUserID, r.ActorRole, r.IP, r.RequestID)
 		}
 	}
-	if r := records[6]; r.Action != "patient.read" || r.Outcome != postgres.OutcomeDenied || r.PatientID == nil || *r.PatientID != "nobody" {
+	if r := records[6]; r.Action != "patient.read" || r.Outcome != store.OutcomeDenied || r.PatientID == nil || *r.PatientID != "nobody" {
 		t.Errorf("last record = %s %s %v, want patient.read denied for nobody", r.Action, r.Outcome, r.PatientID)
 	}
-	if a, _ := e.db.GetAlert(ctx, "a1"); a.Status != postgres.StatusOpen {
+	if a, _ := e.db.GetAlert(ctx, "a1"); a.Status != store.StatusOpen {
 		t.Errorf("alert a1 status = %s after a denied acknowledge, want open", a.Status)
 	}
 }
@@ -83,7 +83,7 @@ func TestPatientReadsAreAudited(t *testing.T) {
 	nurse := e.user("nurse@example.org", "clinician")
 	ctx := context.Background()
 	for _, id := range []string{"p1", "p2"} {
-		if _, err := e.db.CreatePatient(ctx, postgres.Patient{PatientID: id, CareTeam: []string{nurse.ID}}); err != nil {
+		if _, err := e.db.CreatePatient(ctx, store.Patient{PatientID: id, CareTeam: []string{nurse.ID}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,7 +124,7 @@ func TestPatientReadsAreAudited(t *testing.T) {
 		for _, p := range r.patients {
 			got := records[i]
 			i++
-			if got.Action != r.action || got.Outcome != postgres.OutcomeAllowed {
+			if got.Action != r.action || got.Outcome != store.OutcomeAllowed {
 				t.Errorf("GET %s: record %s %s, want %s allowed", r.path, got.Action, got.Outcome, r.action)
 			}
 			if got.PatientID == nil || *got.PatientID != p {
@@ -162,7 +162,7 @@ func TestInviteUsableOnce(t *testing.T) {
 	if res.status != http.StatusCreated {
 		t.Fatalf("first registration: status %d: %s", res.status, res.body)
 	}
-	var u postgres.User
+	var u store.User
 	res.decode(t, &u)
 	if u.Role != "clinician" {
 		t.Errorf("registered role %q, want clinician from the invite", u.Role)

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
@@ -54,7 +54,7 @@ func (c *stepClock) nextCode(t *testing.T, secret string) string {
 type billingEnv struct {
 	*env
 	clock  *stepClock
-	clerk  postgres.User
+	clerk  store.User
 	token  string
 	secret string
 }
@@ -95,14 +95,14 @@ func seedSnapshot(t *testing.T, e *env, patient string, days int, computedAt tim
 
 // billingDetail is the response of a month's detail and of a review.
 type billingDetail struct {
-	postgres.BillingMonth
-	Reviews []postgres.BillingReview `json:"reviews"`
+	store.BillingMonth
+	Reviews []store.BillingReview `json:"reviews"`
 }
 
 type billingPage struct {
-	Month      string                  `json:"month"`
-	Items      []postgres.BillingMonth `json:"items"`
-	NextCursor string                  `json:"next_cursor"`
+	Month      string               `json:"month"`
+	Items      []store.BillingMonth `json:"items"`
+	NextCursor string               `json:"next_cursor"`
 }
 
 // lineCodes returns the lines as "code xunits days=N minutes=M" strings.
@@ -115,7 +115,7 @@ func lineCodes(lines []billing.ClaimLine) string {
 }
 
 // patientIDs returns the rows' patient ids, comma-separated.
-func patientIDs(rows []postgres.BillingMonth) string {
+func patientIDs(rows []store.BillingMonth) string {
 	ids := []string{}
 	for _, r := range rows {
 		ids = append(ids, r.PatientID)
@@ -327,7 +327,7 @@ func TestBillingApproveNeedsFreshTOTP(t *testing.T) {
 	// The refusals are audited as denied.
 	denied := 0
 	for _, r := range e.auditRecords() {
-		if r.Action == "billing.month.approve" && r.Outcome == postgres.OutcomeDenied {
+		if r.Action == "billing.month.approve" && r.Outcome == store.OutcomeDenied {
 			denied++
 		}
 	}

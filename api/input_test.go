@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch/api"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 const (
@@ -120,7 +120,7 @@ func TestAuditSanitizesUserAgent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
 	nurse := e.user("nurse@example.org", "clinician")
-	if _, err := e.db.CreatePatient(context.Background(), postgres.Patient{PatientID: "10006", CareTeam: []string{nurse.ID}}); err != nil {
+	if _, err := e.db.CreatePatient(context.Background(), store.Patient{PatientID: "10006", CareTeam: []string{nurse.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	tk := e.login("nurse@example.org", "").AccessToken
@@ -137,7 +137,7 @@ func TestAuditSanitizesUserAgent(t *testing.T) {
 		}
 		records := e.auditRecords()
 		last := records[len(records)-1]
-		if last.Action != "patient.read" || last.Outcome != postgres.OutcomeAllowed || last.PatientID == nil || *last.PatientID != "10006" {
+		if last.Action != "patient.read" || last.Outcome != store.OutcomeAllowed || last.PatientID == nil || *last.PatientID != "10006" {
 			t.Errorf("User-Agent %q: last audit record %s %s %v, want patient.read allowed for 10006", a.sent, last.Action, last.Outcome, last.PatientID)
 		}
 		if last.UserAgent != a.stored {
@@ -257,7 +257,7 @@ func TestPatientOutsideCareTeamNotRevealed(t *testing.T) {
 	mine := e.user("mine@example.org", "clinician")
 	e.user("other@example.org", "clinician")
 	ctx := context.Background()
-	if _, err := e.db.CreatePatient(ctx, postgres.Patient{PatientID: "10032", CareTeam: []string{mine.ID}}); err != nil {
+	if _, err := e.db.CreatePatient(ctx, store.Patient{PatientID: "10032", CareTeam: []string{mine.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	seedAlert(t, e, "a1", "10032", time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC))
@@ -278,7 +278,7 @@ func TestPatientOutsideCareTeamNotRevealed(t *testing.T) {
 	denials := records[len(records)-3:]
 	for i, action := range []string{"patient.read", "patient.create", "alert.list"} {
 		r := denials[i]
-		if r.Action != action || r.Outcome != postgres.OutcomeDenied || r.PatientID == nil || *r.PatientID != "10032" || r.ResourceID != "10032" {
+		if r.Action != action || r.Outcome != store.OutcomeDenied || r.PatientID == nil || *r.PatientID != "10032" || r.ResourceID != "10032" {
 			t.Errorf("audit record %d = %s %s patient %v resource %q, want %s denied for 10032", i, r.Action, r.Outcome, r.PatientID, r.ResourceID, action)
 		}
 	}
@@ -309,11 +309,11 @@ func TestPatientListPages(t *testing.T) {
 	for i := range 51 {
 		id := "p" + string(rune('0'+i/10)) + string(rune('0'+i%10))
 		want = append(want, id)
-		if _, err := e.db.CreatePatient(ctx, postgres.Patient{PatientID: id, CareTeam: []string{nurse.ID}}); err != nil {
+		if _, err := e.db.CreatePatient(ctx, store.Patient{PatientID: id, CareTeam: []string{nurse.ID}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.db.CreatePatient(ctx, postgres.Patient{PatientID: "other"}); err != nil {
+	if _, err := e.db.CreatePatient(ctx, store.Patient{PatientID: "other"}); err != nil {
 		t.Fatal(err)
 	}
 	tk := e.login("nurse@example.org", "").AccessToken

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/connectors/csv"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres/pgtest"
@@ -68,9 +69,9 @@ func newEnv(t *testing.T, opts envOptions) *env {
 }
 
 // user creates a user directly in the store.
-func (e *env) user(email, role string) postgres.User {
+func (e *env) user(email, role string) store.User {
 	e.t.Helper()
-	u, err := e.db.CreateUser(context.Background(), postgres.NewUser{Email: email, Role: role, PasswordHash: api.HashPassword(testPassword, cheapHashing)})
+	u, err := e.db.CreateUser(context.Background(), store.NewUser{Email: email, Role: role, PasswordHash: api.HashPassword(testPassword, cheapHashing)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -79,14 +80,14 @@ func (e *env) user(email, role string) postgres.User {
 
 // adminWithTOTP creates an administrator with confirmed TOTP and returns
 // it with its secret.
-func (e *env) adminWithTOTP(email string) (postgres.User, string) {
+func (e *env) adminWithTOTP(email string) (store.User, string) {
 	e.t.Helper()
 	u := e.user(email, "admin")
 	return u, e.enrollTOTP(u)
 }
 
 // enrollTOTP gives the user a confirmed TOTP secret and returns it.
-func (e *env) enrollTOTP(u postgres.User) string {
+func (e *env) enrollTOTP(u store.User) string {
 	e.t.Helper()
 	secret := "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 	ctx := context.Background()
@@ -202,9 +203,9 @@ func (e *env) do(method, path, auth string, body any, headers ...string) respons
 }
 
 // auditRecords returns the audit log, oldest first.
-func (e *env) auditRecords() []postgres.AuditRecord {
+func (e *env) auditRecords() []store.AuditRecord {
 	e.t.Helper()
-	records, err := e.db.ListAudit(context.Background(), postgres.AuditFilter{Limit: 1000})
+	records, err := e.db.ListAudit(context.Background(), store.AuditFilter{Limit: 1000})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 )
 
@@ -23,7 +24,7 @@ func TestClinicianCreatesPatientOnOwnCareTeam(t *testing.T) {
 	if res.status != http.StatusCreated {
 		t.Fatalf("create: status %d: %s", res.status, res.body)
 	}
-	var p postgres.Patient
+	var p store.Patient
 	res.decode(t, &p)
 	if len(p.CareTeam) != 1 || p.CareTeam[0] != nurse.ID {
 		t.Errorf("care team = %v, want the creating clinician only", p.CareTeam)
@@ -52,7 +53,7 @@ func TestClinicianCreatesPatientOnOwnCareTeam(t *testing.T) {
 	if res.status != http.StatusOK {
 		t.Fatalf("update: status %d: %s", res.status, res.body)
 	}
-	var up postgres.Patient
+	var up store.Patient
 	res.decode(t, &up)
 	if up.Timezone != "Europe/Paris" || !up.News2Scale2 || up.BirthDate != "" || len(up.Conditions) != 0 {
 		t.Errorf("updated patient = %+v, want the new profile replacing the old", up)
@@ -117,7 +118,7 @@ func TestAlertListFiltersAndActions(t *testing.T) {
 	other := e.user("other@example.org", "clinician")
 	ctx := context.Background()
 	for _, id := range []string{"p1", "p2"} {
-		if _, err := e.db.CreatePatient(ctx, postgres.Patient{PatientID: id, CareTeam: []string{nurse.ID}}); err != nil {
+		if _, err := e.db.CreatePatient(ctx, store.Patient{PatientID: id, CareTeam: []string{nurse.ID}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -177,13 +178,13 @@ func TestAlertListFiltersAndActions(t *testing.T) {
 		t.Errorf("assign to a clinician off the care team: status %d, want 422", res.status)
 	}
 	res := e.do("POST", "/v1/alerts/a2/assign", tk, map[string]any{"user_id": nurse.ID})
-	var a postgres.Alert
+	var a store.Alert
 	res.decode(t, &a)
 	if res.status != http.StatusOK || a.Assignee == nil || *a.Assignee != nurse.ID {
 		t.Errorf("assign: status %d assignee %v, want the nurse", res.status, a.Assignee)
 	}
 	res = e.do("POST", "/v1/alerts/a2/assign", tk, map[string]any{"user_id": nil})
-	a = postgres.Alert{}
+	a = store.Alert{}
 	res.decode(t, &a)
 	if res.status != http.StatusOK || a.Assignee != nil {
 		t.Errorf("unassign: status %d assignee %v, want none", res.status, a.Assignee)

@@ -13,9 +13,9 @@ import (
 
 	"github.com/vytalwatch/vytalwatch"
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
 	"github.com/vytalwatch/vytalwatch/connectors/kafkatest"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
@@ -136,7 +136,7 @@ func TestStreamClosesAtTokenExpiry(t *testing.T) {
 	t.Parallel()
 	e, p := streamEnv(t, api.Config{AccessTTL: 2 * time.Second})
 	nurse := e.user("nurse@example.org", "clinician")
-	if _, err := e.db.CreatePatient(context.Background(), postgres.Patient{PatientID: "p1", CareTeam: []string{nurse.ID}}); err != nil {
+	if _, err := e.db.CreatePatient(context.Background(), store.Patient{PatientID: "p1", CareTeam: []string{nurse.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	tk := e.login("nurse@example.org", "")
@@ -284,7 +284,7 @@ func TestStreamReopensAfterReadError(t *testing.T) {
 	})
 	e := newEnv(t, envOptions{hub: hub})
 	nurse := e.user("nurse@example.org", "clinician")
-	if _, err := e.db.CreatePatient(context.Background(), postgres.Patient{PatientID: "p1", CareTeam: []string{nurse.ID}}); err != nil {
+	if _, err := e.db.CreatePatient(context.Background(), store.Patient{PatientID: "p1", CareTeam: []string{nurse.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	tk := e.login("nurse@example.org", "")

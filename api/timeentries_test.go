@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 )
 
@@ -17,7 +18,7 @@ func TestTimeEntriesThroughAPI(t *testing.T) {
 	nurse := e.user("nurse@example.org", "clinician")
 	colleague := e.user("colleague@example.org", "clinician")
 	e.user("clerk@example.org", "billing")
-	if _, err := e.db.CreatePatient(context.Background(), postgres.Patient{PatientID: "p1", CareTeam: []string{nurse.ID, colleague.ID}}); err != nil {
+	if _, err := e.db.CreatePatient(context.Background(), store.Patient{PatientID: "p1", CareTeam: []string{nurse.ID, colleague.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	nurseToken := e.login("nurse@example.org", "").AccessToken
@@ -32,7 +33,7 @@ func TestTimeEntriesThroughAPI(t *testing.T) {
 	if res.status != http.StatusCreated {
 		t.Fatalf("add: status %d: %s", res.status, res.body)
 	}
-	var stored postgres.TimeEntry
+	var stored store.TimeEntry
 	res.decode(t, &stored)
 	if stored.ID != "e1" || stored.StaffID != nurse.ID || stored.CreatedBy != nurse.ID || stored.Program != "rpm" ||
 		!stored.StartedAt.Equal(time.Date(2026, 3, 5, 14, 0, 0, 0, time.UTC)) || stored.Minutes != 25 || !stored.Interactive {
@@ -79,7 +80,7 @@ func TestTimeEntriesThroughAPI(t *testing.T) {
 	// Billing users read the entries; only the author or an administrator
 	// deletes one.
 	var list struct {
-		Items []postgres.TimeEntry `json:"items"`
+		Items []store.TimeEntry `json:"items"`
 	}
 	e.do("GET", path, clerkToken, nil).decode(t, &list)
 	if len(list.Items) != 2 || list.Items[0].ID != "e2" || list.Items[1].ID != "e1" {

@@ -12,7 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/vytalwatch/vytalwatch/api"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // sessionClaims reads the claims of a real token without verifying it, so
@@ -274,7 +274,7 @@ func TestPasswordHashKeepsItsParameters(t *testing.T) {
 	if !strings.HasPrefix(hash, "$argon2id$v=19$m=65536,t=3,p=2$") {
 		t.Errorf("default hash %q, want the m=65536,t=3,p=2 parameters", hash)
 	}
-	if _, err := e.db.CreateUser(context.Background(), postgres.NewUser{Email: "old@example.org", Role: "clinician", PasswordHash: hash}); err != nil {
+	if _, err := e.db.CreateUser(context.Background(), store.NewUser{Email: "old@example.org", Role: "clinician", PasswordHash: hash}); err != nil {
 		t.Fatal(err)
 	}
 	e.login("old@example.org", "")

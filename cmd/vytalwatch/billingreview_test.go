@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
-	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres/pgtest"
 	"github.com/vytalwatch/vytalwatch/engine"
 )
@@ -198,13 +198,13 @@ func TestBillingReviewEndToEnd(t *testing.T) {
 
 	rowPath := fmt.Sprintf("/v1/billing/months/%s/patients/bill-1", month)
 	var row struct {
-		postgres.BillingMonth
-		Reviews []postgres.BillingReview `json:"reviews"`
+		store.BillingMonth
+		Reviews []store.BillingReview `json:"reviews"`
 	}
 	readRow := func() {
 		t.Helper()
 		status, body := call("GET", rowPath, tk.AccessToken, nil)
-		row.BillingMonth, row.Reviews = postgres.BillingMonth{}, nil
+		row.BillingMonth, row.Reviews = store.BillingMonth{}, nil
 		if status == http.StatusOK {
 			if err := json.Unmarshal(body, &row); err != nil {
 				t.Fatalf("decode %s: %v", body, err)
@@ -216,7 +216,7 @@ func TestBillingReviewEndToEnd(t *testing.T) {
 		readRow()
 		return billingLines(row.Lines) == eligible
 	})
-	if row.Status != postgres.BillingPending || len(row.Flags) != 0 {
+	if row.Status != store.BillingPending || len(row.Flags) != 0 {
 		t.Errorf("before approval: %s with flags %v, want pending without flags", row.Status, row.Flags)
 	}
 	approvedEvent := row.EventID
@@ -227,7 +227,7 @@ func TestBillingReviewEndToEnd(t *testing.T) {
 		t.Fatalf("approve: status %d: %s", status, body)
 	}
 	readRow()
-	if row.Status != postgres.BillingApproved || row.Approval == nil || row.Approval.EventID != approvedEvent {
+	if row.Status != store.BillingApproved || row.Approval == nil || row.Approval.EventID != approvedEvent {
 		t.Fatalf("after approval: %s with approval %+v, want approved %s", row.Status, row.Approval, approvedEvent)
 	}
 	approvedAt := row.Approval.At.UTC().Format(time.RFC3339)
@@ -239,7 +239,7 @@ func TestBillingReviewEndToEnd(t *testing.T) {
 	}
 	poll(t, "the late reading to turn the month into a correction", 60*time.Second, func() bool {
 		readRow()
-		return row.Status == postgres.BillingCorrection
+		return row.Status == store.BillingCorrection
 	})
 	if got, want := billingLines(row.Lines), "99454 days=17 flags=late_reading_after_close, 99453 days=17 flags=late_reading_after_close"; got != want {
 		t.Errorf("newest lines = %s, want %s", got, want)

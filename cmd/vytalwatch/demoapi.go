@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres/pglocal"
 )
@@ -111,8 +112,8 @@ func (a *demoAPI) seed(ctx context.Context, patients []string) error {
 		return err
 	}
 	for _, id := range patients {
-		_, err := a.db.CreatePatient(ctx, postgres.Patient{PatientID: id, CareTeam: []string{a.clinician.id}})
-		if err != nil && !errors.Is(err, postgres.ErrConflict) {
+		_, err := a.db.CreatePatient(ctx, store.Patient{PatientID: id, CareTeam: []string{a.clinician.id}})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("seed patient %s: %w", id, err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres/pgtest"
@@ -224,7 +225,7 @@ func TestDemoAPIEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Status != postgres.StatusAcknowledged || a.AcknowledgedBy == nil || a.RuleID != "e2e-spo2" || a.PatientID != "e2e-1" {
+	if a.Status != store.StatusAcknowledged || a.AcknowledgedBy == nil || a.RuleID != "e2e-spo2" || a.PatientID != "e2e-1" {
 		t.Errorf("alert row = %+v, want e2e-spo2 for e2e-1 acknowledged by the clinician", a)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/vytalwatch/vytalwatch/api"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 )
 
@@ -69,8 +70,8 @@ type account struct {
 // withTOTP is set, a confirmed TOTP secret.
 func createAccount(ctx context.Context, db *postgres.DB, email, role string, withTOTP bool) (account, error) {
 	a := account{email: email, password: generatePassword()}
-	u, err := db.CreateUser(ctx, postgres.NewUser{Email: email, Role: role, PasswordHash: api.HashPassword(a.password, api.DefaultPasswordParams)})
-	if errors.Is(err, postgres.ErrConflict) {
+	u, err := db.CreateUser(ctx, store.NewUser{Email: email, Role: role, PasswordHash: api.HashPassword(a.password, api.DefaultPasswordParams)})
+	if errors.Is(err, store.ErrConflict) {
 		return a, fmt.Errorf("a user with email %s already exists", email)
 	}
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
@@ -23,8 +24,8 @@ const TriggerUser = "user"
 const alertColumns = `id, patient_id, rule_id, rule_version, rule_name, severity, message, status, fired_at, renotified,
 	acknowledged_at, acknowledged_by::text, resolved_at, resolved_by, assignee::text, updated_at`
 
-func scanAlert(row pgx.Row) (Alert, error) {
-	var a Alert
+func scanAlert(row pgx.Row) (store.Alert, error) {
+	var a store.Alert
 	err := row.Scan(&a.ID, &a.PatientID, &a.RuleID, &a.RuleVersion, &a.RuleName, &a.Severity, &a.Message, &a.Status,
 		&a.FiredAt, &a.Renotified, &a.AcknowledgedAt, &a.AcknowledgedBy, &a.ResolvedAt, &a.ResolvedBy, &a.Assignee, &a.UpdatedAt)
 	return a, notFound(err)
@@ -32,7 +33,7 @@ func scanAlert(row pgx.Row) (Alert, error) {
 
 // ListAlerts returns alerts newest first, and the cursor of the next page
 // when there is one.
-func (db *DB) ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, *AlertCursor, error) {
+func (db *DB) ListAlerts(ctx context.Context, f store.AlertFilter) ([]store.Alert, *store.AlertCursor, error) {
 	w := where{}
 	if f.PatientID != "" {
 		w.add("patient_id = $%d", f.PatientID)
@@ -54,7 +55,7 @@ func (db *DB) ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, *AlertCur
 	}
 	if f.CareTeamOf != "" {
 		if !isUUID(f.CareTeamOf) {
-			return []Alert{}, nil, nil
+			return []store.Alert{}, nil, nil
 		}
 		w.add("patient_id IN (SELECT patient_id FROM care_team WHERE user_id = $%d)", f.CareTeamOf)
 	}
@@ -69,7 +70,7 @@ func (db *DB) ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, *AlertCur
 	if err != nil {
 		return nil, nil, fmt.Errorf("list alerts: %w", err)
 	}
-	alerts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Alert, error) { return scanAlert(r) })
+	alerts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Alert, error) { return scanAlert(r) })
 	if err != nil {
 		return nil, nil, fmt.Errorf("list alerts: %w", err)
 	}
@@ -78,24 +79,24 @@ func (db *DB) ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, *AlertCur
 	}
 	alerts = alerts[:f.Limit]
 	last := alerts[len(alerts)-1]
-	return alerts, &AlertCursor{FiredAt: last.FiredAt, ID: last.ID}, nil
+	return alerts, &store.AlertCursor{FiredAt: last.FiredAt, ID: last.ID}, nil
 }
 
 // GetAlert returns an alert by id.
-func (db *DB) GetAlert(ctx context.Context, id string) (Alert, error) {
+func (db *DB) GetAlert(ctx context.Context, id string) (store.Alert, error) {
 	return scanAlert(db.pool.QueryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1`, id))
 }
 
 // AcknowledgeAlert marks an open alert acknowledged by the user and
 // publishes an acknowledged event to vitals.alerts. Acknowledging an
 // acknowledged alert changes nothing; a resolved one is ErrConflict.
-func (db *DB) AcknowledgeAlert(ctx context.Context, id, userID string) (Alert, error) {
-	return db.actOnAlert(ctx, id, func(tx pgx.Tx, a Alert) (Alert, bool, error) {
+func (db *DB) AcknowledgeAlert(ctx context.Context, id, userID string) (store.Alert, error) {
+	return db.actOnAlert(ctx, id, func(tx pgx.Tx, a store.Alert) (store.Alert, bool, error) {
 		switch a.Status {
-		case StatusAcknowledged:
+		case store.StatusAcknowledged:
 			return a, false, nil
-		case StatusResolved:
-			return a, false, fmt.Errorf("alert %s is resolved: %w", id, ErrConflict)
+		case store.StatusResolved:
+			return a, false, fmt.Errorf("alert %s is resolved: %w", id, store.ErrConflict)
 		}
 		a, err := scanAlert(tx.QueryRow(ctx, `UPDATE alerts SET status = 'acknowledged', acknowledged_at = now(),
 			acknowledged_by = $2, updated_at = now() WHERE id = $1 RETURNING `+alertColumns, id, userID))
@@ -105,9 +106,9 @@ func (db *DB) AcknowledgeAlert(ctx context.Context, id, userID string) (Alert, e
 
 // ResolveAlert marks an alert resolved by the user and publishes a
 // resolved event. Resolving a resolved alert changes nothing.
-func (db *DB) ResolveAlert(ctx context.Context, id, userID string) (Alert, error) {
-	return db.actOnAlert(ctx, id, func(tx pgx.Tx, a Alert) (Alert, bool, error) {
-		if a.Status == StatusResolved {
+func (db *DB) ResolveAlert(ctx context.Context, id, userID string) (store.Alert, error) {
+	return db.actOnAlert(ctx, id, func(tx pgx.Tx, a store.Alert) (store.Alert, bool, error) {
+		if a.Status == store.StatusResolved {
 			return a, false, nil
 		}
 		a, err := scanAlert(tx.QueryRow(ctx, `UPDATE alerts SET status = 'resolved', resolved_at = now(),
@@ -118,11 +119,11 @@ func (db *DB) ResolveAlert(ctx context.Context, id, userID string) (Alert, error
 
 // AssignAlert sets or, with an empty assignee, clears an alert's
 // assignee. An unknown user is ErrUnknownUser.
-func (db *DB) AssignAlert(ctx context.Context, id, assignee string) (Alert, error) {
+func (db *DB) AssignAlert(ctx context.Context, id, assignee string) (store.Alert, error) {
 	if assignee != "" && !isUUID(assignee) {
-		return Alert{}, ErrUnknownUser
+		return store.Alert{}, store.ErrUnknownUser
 	}
-	var a Alert
+	var a store.Alert
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if assignee != "" {
 			var ok bool
@@ -130,7 +131,7 @@ func (db *DB) AssignAlert(ctx context.Context, id, assignee string) (Alert, erro
 				return err
 			}
 			if !ok {
-				return ErrUnknownUser
+				return store.ErrUnknownUser
 			}
 		}
 		var err error
@@ -143,8 +144,8 @@ func (db *DB) AssignAlert(ctx context.Context, id, assignee string) (Alert, erro
 
 // actOnAlert locks an alert, applies change, and when it changed the
 // alert, publishes an event of kind through the outbox.
-func (db *DB) actOnAlert(ctx context.Context, id string, change func(pgx.Tx, Alert) (Alert, bool, error), kind, userID string) (Alert, error) {
-	var out Alert
+func (db *DB) actOnAlert(ctx context.Context, id string, change func(pgx.Tx, store.Alert) (store.Alert, bool, error), kind, userID string) (store.Alert, error) {
+	var out store.Alert
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		a, err := scanAlert(tx.QueryRow(ctx, `SELECT `+alertColumns+` FROM alerts WHERE id = $1 FOR UPDATE`, id))
 		if err != nil {
@@ -163,7 +164,7 @@ func (db *DB) actOnAlert(ctx context.Context, id string, change func(pgx.Tx, Ale
 		return enqueue(ctx, tx, engine.DefaultTopics().Alerts, []byte(out.PatientID), data)
 	})
 	if err != nil {
-		return Alert{}, err
+		return store.Alert{}, err
 	}
 	return out, nil
 }
@@ -171,7 +172,7 @@ func (db *DB) actOnAlert(ctx context.Context, id string, change func(pgx.Tx, Ale
 // UserAlertEvent is the event a user's action on an alert publishes. Its
 // id is derived from the kind, the firing and the user, so the same
 // action gives the same id.
-func UserAlertEvent(a Alert, kind, userID string, at time.Time) vytalwatch.AlertEvent {
+func UserAlertEvent(a store.Alert, kind, userID string, at time.Time) vytalwatch.AlertEvent {
 	return vytalwatch.AlertEvent{
 		EventID:      vytalwatch.EventID(kind, a.ID, userID),
 		Kind:         kind,

@@ -5,10 +5,12 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // WriteAudit appends records to the audit log in one statement batch.
-func (db *DB) WriteAudit(ctx context.Context, records ...AuditRecord) error {
+func (db *DB) WriteAudit(ctx context.Context, records ...store.AuditRecord) error {
 	if len(records) == 0 {
 		return nil
 	}
@@ -26,7 +28,7 @@ func (db *DB) WriteAudit(ctx context.Context, records ...AuditRecord) error {
 }
 
 // ListAudit returns audit records, newest first.
-func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
+func (db *DB) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error) {
 	w := where{}
 	if f.PatientID != "" {
 		w.add("patient_id = $%d", f.PatientID)
@@ -59,8 +61,8 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, erro
 	if err != nil {
 		return nil, fmt.Errorf("list audit log: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditRecord, error) {
-		var a AuditRecord
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.AuditRecord, error) {
+		var a store.AuditRecord
 		err := r.Scan(&a.ID, &a.At, &a.ActorUserID, &a.ActorKeyID, &a.ActorRole, &a.Action, &a.ResourceType, &a.ResourceID,
 			&a.PatientID, &a.Outcome, &a.IP, &a.UserAgent, &a.RequestID)
 		return a, err

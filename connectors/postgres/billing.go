@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
 )
 
@@ -22,9 +23,9 @@ const (
 	withoutReports = "NULL::jsonb, NULL::jsonb"
 )
 
-func scanBillingMonth(row pgx.Row) (BillingMonth, error) {
+func scanBillingMonth(row pgx.Row) (store.BillingMonth, error) {
 	var (
-		b                  BillingMonth
+		b                  store.BillingMonth
 		month              time.Time
 		approvedEventID    *string
 		approvedLines      []billing.ClaimLine
@@ -42,11 +43,11 @@ func scanBillingMonth(row pgx.Row) (BillingMonth, error) {
 	}
 	b.Month = billing.Month{Year: month.Year(), Month: month.Month()}
 	if approvedAt != nil {
-		b.Approval = &BillingApproval{EventID: deref(approvedEventID), Lines: approvedLines, Report: approvedReport,
+		b.Approval = &store.BillingApproval{EventID: deref(approvedEventID), Lines: approvedLines, Report: approvedReport,
 			By: deref(approvedBy), ByEmail: approvedEmail, At: *approvedAt}
 	}
 	if rejAt != nil {
-		b.Rejection = &BillingRejection{By: deref(rejBy), ByEmail: rej, At: *rejAt, Reason: reason}
+		b.Rejection = &store.BillingRejection{By: deref(rejBy), ByEmail: rej, At: *rejAt, Reason: reason}
 	}
 	return b, nil
 }
@@ -65,7 +66,7 @@ func monthDate(m billing.Month) time.Time { return m.First().Time() }
 // reports, and whether more rows follow. Patient ids sort by their bytes
 // (collation "C"), whatever the database's locale, so pages and exports
 // come out in the same order everywhere.
-func (db *DB) ListBillingMonths(ctx context.Context, f BillingFilter) ([]BillingMonth, bool, error) {
+func (db *DB) ListBillingMonths(ctx context.Context, f store.BillingFilter) ([]store.BillingMonth, bool, error) {
 	w := where{}
 	w.add("b.month = $%d", monthDate(f.Month))
 	if f.Status != "" {
@@ -80,7 +81,7 @@ func (db *DB) ListBillingMonths(ctx context.Context, f BillingFilter) ([]Billing
 	if err != nil {
 		return nil, false, fmt.Errorf("list billing months: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (BillingMonth, error) { return scanBillingMonth(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.BillingMonth, error) { return scanBillingMonth(r) })
 	if err != nil {
 		return nil, false, fmt.Errorf("list billing months: %w", err)
 	}
@@ -92,7 +93,7 @@ func (db *DB) ListBillingMonths(ctx context.Context, f BillingFilter) ([]Billing
 
 // GetBillingMonth returns a patient's month with the newest and the
 // approved report.
-func (db *DB) GetBillingMonth(ctx context.Context, m billing.Month, patientID string) (BillingMonth, error) {
+func (db *DB) GetBillingMonth(ctx context.Context, m billing.Month, patientID string) (store.BillingMonth, error) {
 	return scanBillingMonth(db.pool.QueryRow(ctx, fmt.Sprintf(`SELECT `+billingColumns+` WHERE b.month = $1 AND b.patient_id = $2`, withReports),
 		monthDate(m), patientID))
 }
@@ -100,21 +101,21 @@ func (db *DB) GetBillingMonth(ctx context.Context, m billing.Month, patientID st
 // ApprovedBillingMonths returns a month's rows that have an approval, by
 // patient id and without the reports, for export: approved rows and
 // corrections, whose Approval keeps the approved lines.
-func (db *DB) ApprovedBillingMonths(ctx context.Context, m billing.Month) ([]BillingMonth, error) {
+func (db *DB) ApprovedBillingMonths(ctx context.Context, m billing.Month) ([]store.BillingMonth, error) {
 	rows, err := db.pool.Query(ctx, fmt.Sprintf(`SELECT `+billingColumns+` WHERE b.month = $1
 		AND b.status IN ('approved', 'correction') ORDER BY b.patient_id COLLATE "C"`, withoutReports), monthDate(m))
 	if err != nil {
 		return nil, fmt.Errorf("list approved billing months: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (BillingMonth, error) { return scanBillingMonth(r) })
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.BillingMonth, error) { return scanBillingMonth(r) })
 }
 
 // ApproveBillingMonth freezes the month's newest snapshot as approved by
 // the user: its event id, report and lines. With eventID set, the
 // snapshot must still be that one, or ErrBillingChanged is returned.
 // Approving an approved month returns ErrConflict.
-func (db *DB) ApproveBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID string) (BillingMonth, error) {
-	err := db.reviewBillingMonth(ctx, m, patientID, eventID, BillingApproved, func(tx pgx.Tx) error {
+func (db *DB) ApproveBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID string) (store.BillingMonth, error) {
+	err := db.reviewBillingMonth(ctx, m, patientID, eventID, store.BillingApproved, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE billing_months SET status = 'approved', approved_event_id = event_id,
 			approved_report = report, approved_lines = lines, approved_by = $3, approved_at = now(),
 			rejected_by = NULL, rejected_at = NULL, reject_reason = NULL, updated_at = now()
@@ -125,7 +126,7 @@ func (db *DB) ApproveBillingMonth(ctx context.Context, m billing.Month, patientI
 		return recordReview(ctx, tx, m, patientID, "approve", userID, "")
 	})
 	if err != nil {
-		return BillingMonth{}, err
+		return store.BillingMonth{}, err
 	}
 	return db.GetBillingMonth(ctx, m, patientID)
 }
@@ -134,8 +135,8 @@ func (db *DB) ApproveBillingMonth(ctx context.Context, m billing.Month, patientI
 // and drops an earlier approval, so the month is not exported. eventID
 // works as for ApproveBillingMonth. Rejecting a rejected month returns
 // ErrConflict.
-func (db *DB) RejectBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID, reason string) (BillingMonth, error) {
-	err := db.reviewBillingMonth(ctx, m, patientID, eventID, BillingRejected, func(tx pgx.Tx) error {
+func (db *DB) RejectBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID, reason string) (store.BillingMonth, error) {
+	err := db.reviewBillingMonth(ctx, m, patientID, eventID, store.BillingRejected, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE billing_months SET status = 'rejected', rejected_by = $3, rejected_at = now(),
 			reject_reason = $4, approved_event_id = NULL, approved_report = NULL, approved_lines = NULL,
 			approved_by = NULL, approved_at = NULL, updated_at = now()
@@ -146,7 +147,7 @@ func (db *DB) RejectBillingMonth(ctx context.Context, m billing.Month, patientID
 		return recordReview(ctx, tx, m, patientID, "reject", userID, reason)
 	})
 	if err != nil {
-		return BillingMonth{}, err
+		return store.BillingMonth{}, err
 	}
 	return db.GetBillingMonth(ctx, m, patientID)
 }
@@ -162,10 +163,10 @@ func (db *DB) reviewBillingMonth(ctx context.Context, m billing.Month, patientID
 			return notFound(err)
 		}
 		if eventID != "" && eventID != currentEvent {
-			return fmt.Errorf("%w: the newest is %s", ErrBillingChanged, currentEvent)
+			return fmt.Errorf("%w: the newest is %s", store.ErrBillingChanged, currentEvent)
 		}
 		if current == status {
-			return fmt.Errorf("billing month is already %s: %w", status, ErrConflict)
+			return fmt.Errorf("billing month is already %s: %w", status, store.ErrConflict)
 		}
 		return change(tx)
 	})
@@ -183,12 +184,12 @@ func recordReview(ctx context.Context, tx pgx.Tx, m billing.Month, patientID, ac
 
 // BillingReviews returns a month's approvals and rejections, oldest
 // first.
-func (db *DB) BillingReviews(ctx context.Context, m billing.Month, patientID string) ([]BillingReview, error) {
+func (db *DB) BillingReviews(ctx context.Context, m billing.Month, patientID string) ([]store.BillingReview, error) {
 	rows, err := db.pool.Query(ctx, `SELECT r.action, r.event_id, r.lines, r.reason, r.user_id::text, coalesce(u.email, ''), r.at
 		FROM billing_reviews r LEFT JOIN users u ON u.id = r.user_id
 		WHERE r.month = $1 AND r.patient_id = $2 ORDER BY r.id`, monthDate(m), patientID)
 	if err != nil {
 		return nil, fmt.Errorf("list billing reviews: %w", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[BillingReview])
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[store.BillingReview])
 }

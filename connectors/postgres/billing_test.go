@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
@@ -52,7 +53,7 @@ func applySnapshot(t *testing.T, db *postgres.DB, patient string, days int, comp
 	}
 }
 
-func getMonth(t *testing.T, db *postgres.DB, patient string) postgres.BillingMonth {
+func getMonth(t *testing.T, db *postgres.DB, patient string) store.BillingMonth {
 	t.Helper()
 	b, err := db.GetBillingMonth(context.Background(), march, patient)
 	if err != nil {
@@ -105,7 +106,7 @@ func TestBillingSinkStoresReplayOnce(t *testing.T) {
 		return err1 == nil && err2 == nil
 	})
 	p1 := getMonth(t, db, "p1")
-	if p1.EventID != "snap-p1-16" || p1.Status != postgres.BillingPending || !p1.ComputedAt.Equal(t0) {
+	if p1.EventID != "snap-p1-16" || p1.Status != store.BillingPending || !p1.ComputedAt.Equal(t0) {
 		t.Errorf("p1 = %s %s %v, want snap-p1-16 pending computed at %v", p1.EventID, p1.Status, p1.ComputedAt, t0)
 	}
 	if got := lineCodes(p1.Lines); got != "99454 x1 days=16, 99453 x1 days=16" {
@@ -182,17 +183,17 @@ func TestBillingCorrectionKeepsApprovedLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if approved.Status != postgres.BillingApproved || approved.Approval == nil || approved.Approval.ByEmail != "clerk@example.org" {
+	if approved.Status != store.BillingApproved || approved.Approval == nil || approved.Approval.ByEmail != "clerk@example.org" {
 		t.Fatalf("approved = %+v, want approved by the clerk", approved)
 	}
-	if _, err := db.ApproveBillingMonth(ctx, march, "p1", clerk.ID, ""); !errors.Is(err, postgres.ErrConflict) {
+	if _, err := db.ApproveBillingMonth(ctx, march, "p1", clerk.ID, ""); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second approval: err %v, want ErrConflict", err)
 	}
 
 	// A late reading makes it 16 days: 99454 instead of 99445.
 	applySnapshot(t, db, "p1", 16, t0.Add(time.Hour), 2)
 	got := getMonth(t, db, "p1")
-	if got.Status != postgres.BillingCorrection {
+	if got.Status != store.BillingCorrection {
 		t.Errorf("status = %s, want correction", got.Status)
 	}
 	if lineCodes(got.Lines) != "99454 x1 days=16, 99453 x1 days=16" {
@@ -212,13 +213,13 @@ func TestBillingCorrectionKeepsApprovedLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(exported) != 1 || exported[0].Status != postgres.BillingCorrection {
+	if len(exported) != 1 || exported[0].Status != store.BillingCorrection {
 		t.Fatalf("exported = %+v, want the one correction", exported)
 	}
 	if lineCodes(exported[0].Approval.Lines) != "99445 x1 days=15, 99453 x1 days=15" {
 		t.Errorf("exported approved lines = %s, want 99445 for 15 days", lineCodes(exported[0].Approval.Lines))
 	}
-	if _, err := db.ApproveBillingMonth(ctx, march, "p1", clerk.ID, "snap-p1-15"); !errors.Is(err, postgres.ErrBillingChanged) {
+	if _, err := db.ApproveBillingMonth(ctx, march, "p1", clerk.ID, "snap-p1-15"); !errors.Is(err, store.ErrBillingChanged) {
 		t.Errorf("approving the superseded snapshot: err %v, want ErrBillingChanged", err)
 	}
 
@@ -227,7 +228,7 @@ func TestBillingCorrectionKeepsApprovedLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Status != postgres.BillingApproved || lineCodes(again.Approval.Lines) != "99454 x1 days=16, 99453 x1 days=16" {
+	if again.Status != store.BillingApproved || lineCodes(again.Approval.Lines) != "99454 x1 days=16, 99453 x1 days=16" {
 		t.Errorf("re-approved = %s %s, want approved 99454", again.Status, lineCodes(again.Approval.Lines))
 	}
 	reviews, err := db.BillingReviews(ctx, march, "p1")
@@ -241,11 +242,11 @@ func TestBillingCorrectionKeepsApprovedLines(t *testing.T) {
 	// A correction whose lines return to the approved ones is approved
 	// again; a snapshot that bills the same stays approved.
 	applySnapshot(t, db, "p1", 17, t0.Add(2*time.Hour), 3)
-	if got := getMonth(t, db, "p1"); got.Status != postgres.BillingCorrection {
+	if got := getMonth(t, db, "p1"); got.Status != store.BillingCorrection {
 		t.Errorf("after 17 days status = %s, want correction", got.Status)
 	}
 	applySnapshot(t, db, "p1", 16, t0.Add(3*time.Hour), 4)
-	if got := getMonth(t, db, "p1"); got.Status != postgres.BillingApproved {
+	if got := getMonth(t, db, "p1"); got.Status != store.BillingApproved {
 		t.Errorf("back to 16 days status = %s, want approved", got.Status)
 	}
 }
@@ -263,10 +264,10 @@ func TestBillingRejectionReopensOnChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rejected.Status != postgres.BillingRejected || rejected.Approval != nil || rejected.Rejection == nil || rejected.Rejection.Reason != "no consent on file" {
+	if rejected.Status != store.BillingRejected || rejected.Approval != nil || rejected.Rejection == nil || rejected.Rejection.Reason != "no consent on file" {
 		t.Errorf("rejected = %+v, want rejected with the reason and no approval", rejected)
 	}
-	if _, err := db.RejectBillingMonth(ctx, march, "p1", clerk.ID, "", "again"); !errors.Is(err, postgres.ErrConflict) {
+	if _, err := db.RejectBillingMonth(ctx, march, "p1", clerk.ID, "", "again"); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second rejection: err %v, want ErrConflict", err)
 	}
 
@@ -277,12 +278,12 @@ func TestBillingRejectionReopensOnChange(t *testing.T) {
 	if err := db.ApplyBillingEvents(ctx, []engine.Message{{Offset: 2, Value: sameLines}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := getMonth(t, db, "p1"); got.Status != postgres.BillingRejected || got.EventID != "snap-p1-16b" {
+	if got := getMonth(t, db, "p1"); got.Status != store.BillingRejected || got.EventID != "snap-p1-16b" {
 		t.Errorf("same lines: %s %s, want rejected snap-p1-16b", got.Status, got.EventID)
 	}
 	applySnapshot(t, db, "p1", 18, t0.Add(2*time.Hour), 3)
 	got := getMonth(t, db, "p1")
-	if got.Status != postgres.BillingPending || got.Rejection != nil {
+	if got.Status != store.BillingPending || got.Rejection != nil {
 		t.Errorf("other lines: %s rejection %+v, want pending without a rejection", got.Status, got.Rejection)
 	}
 }
@@ -294,7 +295,7 @@ func TestBillingListPagesByPatient(t *testing.T) {
 	for i, p := range []string{"p3", "p1", "p2"} {
 		applySnapshot(t, db, p, 16, t0, int64(i))
 	}
-	page, more, err := db.ListBillingMonths(ctx, postgres.BillingFilter{Month: march, Limit: 2})
+	page, more, err := db.ListBillingMonths(ctx, store.BillingFilter{Month: march, Limit: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestBillingListPagesByPatient(t *testing.T) {
 	if page[0].Report != nil {
 		t.Error("listing carries the report, want it left out")
 	}
-	page, more, err = db.ListBillingMonths(ctx, postgres.BillingFilter{Month: march, Limit: 2, AfterPatient: "p2"})
+	page, more, err = db.ListBillingMonths(ctx, store.BillingFilter{Month: march, Limit: 2, AfterPatient: "p2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +313,7 @@ func TestBillingListPagesByPatient(t *testing.T) {
 		t.Errorf("second page = %v more %v, want p3 and no more", page, more)
 	}
 	april := billing.Month{Year: 2026, Month: time.April}
-	if page, _, _ := db.ListBillingMonths(ctx, postgres.BillingFilter{Month: april, Limit: 10}); len(page) != 0 {
+	if page, _, _ := db.ListBillingMonths(ctx, store.BillingFilter{Month: april, Limit: 10}); len(page) != 0 {
 		t.Errorf("April lists %d rows, want none", len(page))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
 	"github.com/vytalwatch/vytalwatch/engine"
 )
@@ -241,17 +242,17 @@ func lockStoredMonth(ctx context.Context, tx pgx.Tx, s snapshotMessage) (storedM
 // whose lines change goes back to pending, to be reviewed again.
 func nextStatus(cur storedMonth, lines []billing.ClaimLine) string {
 	switch cur.status {
-	case BillingApproved, BillingCorrection:
+	case store.BillingApproved, store.BillingCorrection:
 		if billing.SameClaims(lines, cur.approved) {
-			return BillingApproved
+			return store.BillingApproved
 		}
-		return BillingCorrection
-	case BillingRejected:
+		return store.BillingCorrection
+	case store.BillingRejected:
 		if billing.SameClaims(lines, cur.lines) {
-			return BillingRejected
+			return store.BillingRejected
 		}
 	}
-	return BillingPending
+	return store.BillingPending
 }
 
 // ApplyBillingEvents stores messages of vitals.billing-events in one

@@ -25,6 +25,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 // DB is the store: a connection pool and the repository methods.
@@ -105,7 +107,7 @@ func isForeignKeyViolation(err error) bool {
 // notFound maps pgx.ErrNoRows to ErrNotFound.
 func notFound(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrNotFound
+		return store.ErrNotFound
 	}
 	return err
 }

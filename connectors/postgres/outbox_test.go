@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres/pgtest"
@@ -104,16 +105,16 @@ func TestOutboxFailedTransactionPublishesNothing(t *testing.T) {
 	}
 
 	// A second create of the id conflicts.
-	if _, err := db.CreateRule(ctx, spo2Rule(), ""); !errors.Is(err, postgres.ErrConflict) {
+	if _, err := db.CreateRule(ctx, spo2Rule(), ""); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second create = %v, want ErrConflict", err)
 	}
 	// The patient row is inserted before the care team, whose unknown
 	// member fails the transaction.
-	_, err := db.CreatePatient(ctx, postgres.Patient{PatientID: "p1", CareTeam: []string{"8f9c2b1e-0000-4000-8000-000000000000"}})
-	if !errors.Is(err, postgres.ErrUnknownUser) {
+	_, err := db.CreatePatient(ctx, store.Patient{PatientID: "p1", CareTeam: []string{"8f9c2b1e-0000-4000-8000-000000000000"}})
+	if !errors.Is(err, store.ErrUnknownUser) {
 		t.Errorf("patient with unknown care team member = %v, want ErrUnknownUser", err)
 	}
-	if _, err := db.GetPatient(ctx, "p1"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := db.GetPatient(ctx, "p1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("patient p1 after the failed create = %v, want ErrNotFound", err)
 	}
 	if n := outboxCount(t, db); n != 0 {
@@ -147,10 +148,10 @@ func TestRuleVersionsGrowAcrossDelete(t *testing.T) {
 	if err := db.DeleteRule(ctx, "spo2-low"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.GetRule(ctx, "spo2-low"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := db.GetRule(ctx, "spo2-low"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("deleted rule = %v, want ErrNotFound", err)
 	}
-	if _, err := db.UpdateRule(ctx, r, ""); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := db.UpdateRule(ctx, r, ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("update of a deleted rule = %v, want ErrNotFound", err)
 	}
 	recreated, err := db.CreateRule(ctx, spo2Rule(), "")
@@ -199,7 +200,7 @@ func TestRotateRefreshDetectsReuse(t *testing.T) {
 	t.Parallel()
 	db := pgtest.DB(t)
 	ctx := context.Background()
-	u, err := db.CreateUser(ctx, postgres.NewUser{Email: "nurse@example.org", Role: "clinician", PasswordHash: "x"})
+	u, err := db.CreateUser(ctx, store.NewUser{Email: "nurse@example.org", Role: "clinician", PasswordHash: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,10 +212,10 @@ func TestRotateRefreshDetectsReuse(t *testing.T) {
 	if _, err := db.RotateRefresh(ctx, []byte("r1"), []byte("r2"), exp); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.RotateRefresh(ctx, []byte("r1"), []byte("r3"), exp); !errors.Is(err, postgres.ErrRefreshReused) {
+	if _, err := db.RotateRefresh(ctx, []byte("r1"), []byte("r3"), exp); !errors.Is(err, store.ErrRefreshReused) {
 		t.Errorf("reuse of r1 = %v, want ErrRefreshReused", err)
 	}
-	if _, err := db.RotateRefresh(ctx, []byte("r2"), []byte("r4"), exp); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := db.RotateRefresh(ctx, []byte("r2"), []byte("r4"), exp); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("r2 after reuse revoked the session = %v, want ErrNotFound", err)
 	}
 	a, err := db.CheckAccess(ctx, u.ID, s.ID, "jti")
@@ -230,7 +231,7 @@ func TestRedeemInviteOnce(t *testing.T) {
 	t.Parallel()
 	db := pgtest.DB(t)
 	ctx := context.Background()
-	admin, err := db.CreateUser(ctx, postgres.NewUser{Email: "admin@example.org", Role: "admin", PasswordHash: "x"})
+	admin, err := db.CreateUser(ctx, store.NewUser{Email: "admin@example.org", Role: "admin", PasswordHash: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestRedeemInviteOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A taken email fails the registration and leaves the invite unused.
-	if _, err := db.RedeemInvite(ctx, []byte("code"), "admin@example.org", "y"); !errors.Is(err, postgres.ErrConflict) {
+	if _, err := db.RedeemInvite(ctx, []byte("code"), "admin@example.org", "y"); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("redeem with a taken email = %v, want ErrConflict", err)
 	}
 	u, err := db.RedeemInvite(ctx, []byte("code"), "clerk@example.org", "y")
@@ -248,7 +249,7 @@ func TestRedeemInviteOnce(t *testing.T) {
 	if u.Role != "billing" {
 		t.Errorf("role = %q, want billing from the invite", u.Role)
 	}
-	if _, err := db.RedeemInvite(ctx, []byte("code"), "other@example.org", "y"); !errors.Is(err, postgres.ErrInviteInvalid) {
+	if _, err := db.RedeemInvite(ctx, []byte("code"), "other@example.org", "y"); !errors.Is(err, store.ErrInviteInvalid) {
 		t.Errorf("second redeem = %v, want ErrInviteInvalid", err)
 	}
 }
@@ -267,9 +268,9 @@ func TestListAlertsPagesByCursor(t *testing.T) {
 		}
 	}
 	var pages [][]string
-	var cursor *postgres.AlertCursor
+	var cursor *store.AlertCursor
 	for range 4 {
-		alerts, next, err := db.ListAlerts(ctx, postgres.AlertFilter{Limit: 2, After: cursor})
+		alerts, next, err := db.ListAlerts(ctx, store.AlertFilter{Limit: 2, After: cursor})
 		if err != nil {
 			t.Fatal(err)
 		}

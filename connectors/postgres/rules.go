@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/engine"
 	"github.com/vytalwatch/vytalwatch/rules"
 )
@@ -34,8 +35,8 @@ func publishedJSON(def []byte, version int, enabled bool) ([]byte, rules.Rule, e
 // CreateRule stores the first version of a rule, or the next version of a
 // deleted rule with the same id, and publishes it. A rule with the id
 // that is not deleted is ErrConflict. r must be valid (rules.Compile).
-func (db *DB) CreateRule(ctx context.Context, r rules.Rule, createdBy string) (StoredRule, error) {
-	var out StoredRule
+func (db *DB) CreateRule(ctx context.Context, r rules.Rule, createdBy string) (store.StoredRule, error) {
+	var out store.StoredRule
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var current int
 		var deleted bool
@@ -45,7 +46,7 @@ func (db *DB) CreateRule(ctx context.Context, r rules.Rule, createdBy string) (S
 		case errors.Is(err, pgx.ErrNoRows):
 			_, err = tx.Exec(ctx, `INSERT INTO rules (id, current_version, enabled) VALUES ($1, 1, $2)`, r.ID, r.IsEnabled())
 			if isUniqueViolation(err) {
-				return fmt.Errorf("rule %s: %w", r.ID, ErrConflict)
+				return fmt.Errorf("rule %s: %w", r.ID, store.ErrConflict)
 			}
 			if err != nil {
 				return err
@@ -54,7 +55,7 @@ func (db *DB) CreateRule(ctx context.Context, r rules.Rule, createdBy string) (S
 		case err != nil:
 			return err
 		case !deleted:
-			return fmt.Errorf("rule %s: %w", r.ID, ErrConflict)
+			return fmt.Errorf("rule %s: %w", r.ID, store.ErrConflict)
 		default:
 			current++
 			if _, err := tx.Exec(ctx, `UPDATE rules SET current_version = $2, enabled = $3, deleted_at = NULL, updated_at = now()
@@ -70,8 +71,8 @@ func (db *DB) CreateRule(ctx context.Context, r rules.Rule, createdBy string) (S
 
 // UpdateRule stores a new version of an existing rule and publishes it.
 // enabled keeps its value unless r sets it.
-func (db *DB) UpdateRule(ctx context.Context, r rules.Rule, createdBy string) (StoredRule, error) {
-	var out StoredRule
+func (db *DB) UpdateRule(ctx context.Context, r rules.Rule, createdBy string) (store.StoredRule, error) {
+	var out store.StoredRule
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var current int
 		var enabled bool
@@ -94,34 +95,34 @@ func (db *DB) UpdateRule(ctx context.Context, r rules.Rule, createdBy string) (S
 	return out, err
 }
 
-func (db *DB) storeVersion(ctx context.Context, tx pgx.Tx, r rules.Rule, version int, enabled bool, createdBy string) (StoredRule, error) {
+func (db *DB) storeVersion(ctx context.Context, tx pgx.Tx, r rules.Rule, version int, enabled bool, createdBy string) (store.StoredRule, error) {
 	def, err := definitionJSON(r)
 	if err != nil {
-		return StoredRule{}, err
+		return store.StoredRule{}, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO rule_versions (rule_id, version, definition, created_by) VALUES ($1, $2, $3, $4)`,
 		r.ID, version, def, nullUUID(createdBy)); err != nil {
-		return StoredRule{}, fmt.Errorf("store rule %s version %d: %w", r.ID, version, err)
+		return store.StoredRule{}, fmt.Errorf("store rule %s version %d: %w", r.ID, version, err)
 	}
 	return db.publishRule(ctx, tx, r.ID)
 }
 
 // publishRule reads the rule's current version back inside tx and puts it
 // in the outbox, so that what Kafka gets is exactly what is stored.
-func (db *DB) publishRule(ctx context.Context, tx pgx.Tx, id string) (StoredRule, error) {
+func (db *DB) publishRule(ctx context.Context, tx pgx.Tx, id string) (store.StoredRule, error) {
 	s, def, err := loadRule(ctx, tx, id)
 	if err != nil {
-		return StoredRule{}, err
+		return store.StoredRule{}, err
 	}
 	data, _, err := publishedJSON(def, s.Rule.Version, s.Rule.IsEnabled())
 	if err != nil {
-		return StoredRule{}, err
+		return store.StoredRule{}, err
 	}
 	return s, enqueue(ctx, tx, engine.DefaultTopics().Rules, []byte(id), data)
 }
 
-func loadRule(ctx context.Context, q querier, id string) (StoredRule, []byte, error) {
-	var s StoredRule
+func loadRule(ctx context.Context, q querier, id string) (store.StoredRule, []byte, error) {
+	var s store.StoredRule
 	var def []byte
 	var version int
 	var enabled bool
@@ -137,15 +138,15 @@ func loadRule(ctx context.Context, q querier, id string) (StoredRule, []byte, er
 
 // SetRuleEnabled enables or disables a rule's current version and
 // publishes it. The version stays the same.
-func (db *DB) SetRuleEnabled(ctx context.Context, id string, enabled bool) (StoredRule, error) {
-	var out StoredRule
+func (db *DB) SetRuleEnabled(ctx context.Context, id string, enabled bool) (store.StoredRule, error) {
+	var out store.StoredRule
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE rules SET enabled = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL`, id, enabled)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		out, err = db.publishRule(ctx, tx, id)
 		return err
@@ -162,7 +163,7 @@ func (db *DB) DeleteRule(ctx context.Context, id string) error {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		return enqueue(ctx, tx, engine.DefaultTopics().Rules, []byte(id), nil)
 	})
@@ -170,21 +171,21 @@ func (db *DB) DeleteRule(ctx context.Context, id string) error {
 
 // GetRule returns a rule's current version; a deleted rule is
 // ErrNotFound.
-func (db *DB) GetRule(ctx context.Context, id string) (StoredRule, error) {
+func (db *DB) GetRule(ctx context.Context, id string) (store.StoredRule, error) {
 	s, _, err := loadRule(ctx, db.pool, id)
 	return s, err
 }
 
 // ListRules returns the current version of every rule not deleted, by id.
-func (db *DB) ListRules(ctx context.Context) ([]StoredRule, error) {
+func (db *DB) ListRules(ctx context.Context) ([]store.StoredRule, error) {
 	rows, err := db.pool.Query(ctx, `SELECT r.current_version, r.enabled, v.definition, r.created_at, r.updated_at
 		FROM rules r JOIN rule_versions v ON v.rule_id = r.id AND v.version = r.current_version
 		WHERE r.deleted_at IS NULL ORDER BY r.id`)
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (StoredRule, error) {
-		var s StoredRule
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.StoredRule, error) {
+		var s store.StoredRule
 		var def []byte
 		var version int
 		var enabled bool
@@ -198,14 +199,14 @@ func (db *DB) ListRules(ctx context.Context) ([]StoredRule, error) {
 
 // RuleVersions returns every version of a rule, oldest first, including
 // those of a deleted rule. A rule that never existed is ErrNotFound.
-func (db *DB) RuleVersions(ctx context.Context, id string) ([]RuleVersion, error) {
+func (db *DB) RuleVersions(ctx context.Context, id string) ([]store.RuleVersion, error) {
 	rows, err := db.pool.Query(ctx, `SELECT version, definition, created_by, created_at FROM rule_versions
 		WHERE rule_id = $1 ORDER BY version`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list versions of rule %s: %w", id, err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (RuleVersion, error) {
-		var v RuleVersion
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.RuleVersion, error) {
+		var v store.RuleVersion
 		var def []byte
 		if err := row.Scan(&v.Version, &def, &v.CreatedBy, &v.CreatedAt); err != nil {
 			return v, err
@@ -223,7 +224,7 @@ func (db *DB) RuleVersions(ctx context.Context, id string) ([]RuleVersion, error
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	return out, nil
 }

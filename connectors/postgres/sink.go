@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/engine"
 )
 
@@ -331,7 +332,7 @@ func (db *DB) BillingSink(topic string) Sink {
 func (db *DB) ReadingSink(topic string, cfg vytalwatch.ValidationConfig) Sink {
 	return Sink{Name: "latest_readings", Topic: topic, Apply: func(ctx context.Context, tx pgx.Tx, msgs []engine.Message) error {
 		type key struct{ patient, metric string }
-		newest := map[key]LatestReading{}
+		newest := map[key]store.LatestReading{}
 		var order []key
 		for _, m := range msgs {
 			r, rej := vytalwatch.DecodeReading(m.Value, m.Time, cfg)
@@ -346,7 +347,7 @@ func (db *DB) ReadingSink(topic string, cfg vytalwatch.ValidationConfig) Sink {
 					order = append(order, k)
 				}
 				if !seen || r.MeasuredAt.After(old.MeasuredAt) || (r.MeasuredAt.Equal(old.MeasuredAt) && id > old.ReadingID) {
-					newest[k] = LatestReading{Metric: c.Metric, Value: c.Value, Unit: c.Unit, MeasuredAt: r.MeasuredAt, ReadingID: id}
+					newest[k] = store.LatestReading{Metric: c.Metric, Value: c.Value, Unit: c.Unit, MeasuredAt: r.MeasuredAt, ReadingID: id}
 				}
 			}
 		}

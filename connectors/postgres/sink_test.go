@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vytalwatch/vytalwatch"
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/connectors/kafka"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres/pgtest"
@@ -68,7 +69,7 @@ func TestAlertSinkStoresReplayedEventOnce(t *testing.T) {
 
 	waitFor(t, "resolved alert", func() bool {
 		a, err := db.GetAlert(ctx, "f1")
-		return err == nil && a.Status == postgres.StatusResolved
+		return err == nil && a.Status == store.StatusResolved
 	})
 	a, err := db.GetAlert(ctx, "f1")
 	if err != nil {
@@ -155,7 +156,7 @@ func TestReadingSinkKeepsNewestPerMetric(t *testing.T) {
 	}
 	runSink(t, db, b, db.ReadingSink(engine.DefaultTopics().Readings, vytalwatch.ValidationConfig{MaxFutureSkew: 100 * 365 * 24 * time.Hour}))
 
-	var got []postgres.LatestReading
+	var got []store.LatestReading
 	waitFor(t, "latest readings of p1", func() bool {
 		var err error
 		got, err = db.LatestReadings(ctx, "p1")
@@ -274,7 +275,7 @@ func TestSinkSkipsMessagePostgresCannotStore(t *testing.T) {
 			t.Errorf("alert %s next to the poisoned message: %v, want it stored", id, err)
 		}
 	}
-	if _, err := db.GetAlert(ctx, "f2"); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := db.GetAlert(ctx, "f2"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("poisoned alert f2: error %v, want ErrNotFound", err)
 	}
 	skipped := counterValue(t, reg, "vytalwatch_sink_skipped_messages_total", map[string]string{"sink": "alerts", "sqlstate": "22P05"})

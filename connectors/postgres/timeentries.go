@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
 )
 
@@ -20,8 +21,8 @@ const timeEntryColumns = `entry_id, patient_id, staff_id, role, program, started
 
 // scanTimeEntry scans timeEntryColumns, then any further columns into
 // extra.
-func scanTimeEntry(row pgx.Row, extra ...any) (TimeEntry, error) {
-	var e TimeEntry
+func scanTimeEntry(row pgx.Row, extra ...any) (store.TimeEntry, error) {
+	var e store.TimeEntry
 	dest := append([]any{&e.ID, &e.PatientID, &e.StaffID, &e.Role, &e.Program, &e.StartedAt, &e.Minutes, &e.Interactive,
 		&e.CreatedBy, &e.CreatedAt}, extra...)
 	return e, notFound(row.Scan(dest...))
@@ -35,7 +36,7 @@ func careEvent(ev billing.CareEvent) ([]byte, error) {
 		return nil, err
 	}
 	if _, err := billing.DecodeCareEvent(data); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidCareEvent, err)
+		return nil, fmt.Errorf("%w: %v", store.ErrInvalidCareEvent, err)
 	}
 	return data, nil
 }
@@ -43,14 +44,14 @@ func careEvent(ev billing.CareEvent) ([]byte, error) {
 // AddTimeEntry stores a time entry and publishes it to vitals.care-events.
 // Adding an entry again with the same id and values returns the stored one
 // with created false and publishes nothing, so a client can retry safely.
-func (db *DB) AddTimeEntry(ctx context.Context, e billing.TimeEntry, createdBy string) (TimeEntry, bool, error) {
+func (db *DB) AddTimeEntry(ctx context.Context, e billing.TimeEntry, createdBy string) (store.TimeEntry, bool, error) {
 	// Postgres keeps microseconds: publish the time as it is stored.
 	e.StartedAt = e.StartedAt.UTC().Truncate(time.Microsecond)
 	data, err := careEvent(billing.CareEvent{Kind: billing.CareTimeEntry, PatientID: e.PatientID, Entry: &e})
 	if err != nil {
-		return TimeEntry{}, false, err
+		return store.TimeEntry{}, false, err
 	}
-	var out TimeEntry
+	var out store.TimeEntry
 	created := false
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
 		// Lock the patient, so a concurrent delete cannot slip between
@@ -64,7 +65,7 @@ func (db *DB) AddTimeEntry(ctx context.Context, e billing.TimeEntry, createdBy s
 			started_at, minutes, interactive, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (patient_id, entry_id) DO NOTHING RETURNING `+timeEntryColumns,
 			e.PatientID, e.ID, e.StaffID, e.Role, e.Program, e.StartedAt, e.Minutes, e.Interactive, createdBy))
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			out, err = sameTimeEntry(ctx, tx, e)
 			return err
 		}
@@ -79,7 +80,7 @@ func (db *DB) AddTimeEntry(ctx context.Context, e billing.TimeEntry, createdBy s
 
 // sameTimeEntry returns the stored entry with e's id when it has e's
 // values, and otherwise why e cannot be added.
-func sameTimeEntry(ctx context.Context, tx pgx.Tx, e billing.TimeEntry) (TimeEntry, error) {
+func sameTimeEntry(ctx context.Context, tx pgx.Tx, e billing.TimeEntry) (store.TimeEntry, error) {
 	var deleted bool
 	stored, err := scanTimeEntry(tx.QueryRow(ctx, `SELECT `+timeEntryColumns+`, deleted_at IS NOT NULL FROM time_entries
 		WHERE patient_id = $1 AND entry_id = $2`, e.PatientID, e.ID), &deleted)
@@ -89,17 +90,17 @@ func sameTimeEntry(ctx context.Context, tx pgx.Tx, e billing.TimeEntry) (TimeEnt
 	s := stored.TimeEntry
 	switch {
 	case deleted:
-		return stored, ErrEntryDeleted
+		return stored, store.ErrEntryDeleted
 	case s.StaffID != e.StaffID || s.Role != e.Role || s.Program != e.Program || !s.StartedAt.Equal(e.StartedAt) ||
 		s.Minutes != e.Minutes || s.Interactive != e.Interactive:
-		return stored, ErrEntryIDTaken
+		return stored, store.ErrEntryIDTaken
 	}
 	return stored, nil
 }
 
 // GetTimeEntry returns a patient's time entry; a deleted one is
 // ErrNotFound.
-func (db *DB) GetTimeEntry(ctx context.Context, patientID, entryID string) (TimeEntry, error) {
+func (db *DB) GetTimeEntry(ctx context.Context, patientID, entryID string) (store.TimeEntry, error) {
 	return scanTimeEntry(db.pool.QueryRow(ctx, `SELECT `+timeEntryColumns+` FROM time_entries
 		WHERE patient_id = $1 AND entry_id = $2 AND deleted_at IS NULL`, patientID, entryID))
 }
@@ -118,7 +119,7 @@ func (db *DB) DeleteTimeEntry(ctx context.Context, patientID, entryID, userID st
 			return fmt.Errorf("delete time entry: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		return enqueue(ctx, tx, CareEventsTopic, []byte(patientID), data)
 	})
@@ -126,11 +127,11 @@ func (db *DB) DeleteTimeEntry(ctx context.Context, patientID, entryID, userID st
 
 // ListTimeEntries returns a patient's time entries that are not deleted,
 // newest first.
-func (db *DB) ListTimeEntries(ctx context.Context, patientID string) ([]TimeEntry, error) {
+func (db *DB) ListTimeEntries(ctx context.Context, patientID string) ([]store.TimeEntry, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+timeEntryColumns+` FROM time_entries
 		WHERE patient_id = $1 AND deleted_at IS NULL ORDER BY started_at DESC, entry_id`, patientID)
 	if err != nil {
 		return nil, fmt.Errorf("list time entries: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (TimeEntry, error) { return scanTimeEntry(r) })
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.TimeEntry, error) { return scanTimeEntry(r) })
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres"
 	"github.com/vytalwatch/vytalwatch/connectors/postgres/pgtest"
@@ -29,9 +30,9 @@ func outboxRecords(t *testing.T, db *postgres.DB, topic string) (keys, values []
 	return keys, values
 }
 
-func newUser(t *testing.T, db *postgres.DB, email, role string) postgres.User {
+func newUser(t *testing.T, db *postgres.DB, email, role string) store.User {
 	t.Helper()
-	u, err := db.CreateUser(context.Background(), postgres.NewUser{Email: email, Role: role, PasswordHash: "x"})
+	u, err := db.CreateUser(context.Background(), store.NewUser{Email: email, Role: role, PasswordHash: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestTimeEntryPublishedOnceAndWithdrawn(t *testing.T) {
 	db := pgtest.DB(t)
 	ctx := context.Background()
 	nurse := newUser(t, db, "nurse@example.org", "clinician")
-	if _, err := db.CreatePatient(ctx, postgres.Patient{PatientID: "p1"}); err != nil {
+	if _, err := db.CreatePatient(ctx, store.Patient{PatientID: "p1"}); err != nil {
 		t.Fatal(err)
 	}
 	entry := billing.TimeEntry{ID: "e1", PatientID: "p1", StaffID: nurse.ID, Role: "clinical_staff", Program: "rpm",
@@ -74,17 +75,17 @@ func TestTimeEntryPublishedOnceAndWithdrawn(t *testing.T) {
 	}
 	changed := entry
 	changed.Minutes = 30
-	if _, _, err := db.AddTimeEntry(ctx, changed, nurse.ID); !errors.Is(err, postgres.ErrEntryIDTaken) {
+	if _, _, err := db.AddTimeEntry(ctx, changed, nurse.ID); !errors.Is(err, store.ErrEntryIDTaken) {
 		t.Errorf("other values under the same id: err %v, want ErrEntryIDTaken", err)
 	}
 	invalid := entry
 	invalid.ID, invalid.Program = "e2", "rtm"
-	if _, _, err := db.AddTimeEntry(ctx, invalid, nurse.ID); !errors.Is(err, postgres.ErrInvalidCareEvent) {
+	if _, _, err := db.AddTimeEntry(ctx, invalid, nurse.ID); !errors.Is(err, store.ErrInvalidCareEvent) {
 		t.Errorf("program rtm: err %v, want ErrInvalidCareEvent", err)
 	}
 	missing := entry
 	missing.PatientID = "nobody"
-	if _, _, err := db.AddTimeEntry(ctx, missing, nurse.ID); !errors.Is(err, postgres.ErrNotFound) {
+	if _, _, err := db.AddTimeEntry(ctx, missing, nurse.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown patient: err %v, want ErrNotFound", err)
 	}
 
@@ -95,10 +96,10 @@ func TestTimeEntryPublishedOnceAndWithdrawn(t *testing.T) {
 	if want := `{"kind":"time_entry_deleted","patient_id":"p1","entry_id":"e1"}`; values[len(values)-1] != want {
 		t.Errorf("last care event = %s, want %s", values[len(values)-1], want)
 	}
-	if err := db.DeleteTimeEntry(ctx, "p1", "e1", nurse.ID); !errors.Is(err, postgres.ErrNotFound) {
+	if err := db.DeleteTimeEntry(ctx, "p1", "e1", nurse.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second delete: err %v, want ErrNotFound", err)
 	}
-	if _, _, err := db.AddTimeEntry(ctx, entry, nurse.ID); !errors.Is(err, postgres.ErrEntryDeleted) {
+	if _, _, err := db.AddTimeEntry(ctx, entry, nurse.ID); !errors.Is(err, store.ErrEntryDeleted) {
 		t.Errorf("reusing a deleted id: err %v, want ErrEntryDeleted", err)
 	}
 	list, err := db.ListTimeEntries(ctx, "p1")

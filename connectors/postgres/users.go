@@ -7,20 +7,22 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
 const userColumns = `id, email, role, password_hash, password_changed_at, coalesce(totp_secret, ''),
 	totp_confirmed, disabled_at, created_at`
 
-func scanUser(row pgx.Row) (User, error) {
-	var u User
+func scanUser(row pgx.Row) (store.User, error) {
+	var u store.User
 	err := row.Scan(&u.ID, &u.Email, &u.Role, &u.PasswordHash, &u.PasswordChangedAt, &u.TOTPSecret,
 		&u.TOTPConfirmed, &u.DisabledAt, &u.CreatedAt)
 	return u, notFound(err)
 }
 
 // CreateUser inserts a user. An email already taken is ErrConflict.
-func (db *DB) CreateUser(ctx context.Context, nu NewUser) (User, error) {
+func (db *DB) CreateUser(ctx context.Context, nu store.NewUser) (store.User, error) {
 	return createUser(ctx, db.pool, nu)
 }
 
@@ -28,48 +30,48 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func createUser(ctx context.Context, q querier, nu NewUser) (User, error) {
+func createUser(ctx context.Context, q querier, nu store.NewUser) (store.User, error) {
 	u, err := scanUser(q.QueryRow(ctx,
 		`INSERT INTO users (email, role, password_hash) VALUES ($1, $2, $3) RETURNING `+userColumns,
 		nu.Email, nu.Role, nu.PasswordHash))
 	if isUniqueViolation(err) {
-		return User{}, fmt.Errorf("user %s: %w", nu.Email, ErrConflict)
+		return store.User{}, fmt.Errorf("user %s: %w", nu.Email, store.ErrConflict)
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("create user: %w", err)
+		return store.User{}, fmt.Errorf("create user: %w", err)
 	}
 	return u, nil
 }
 
 // UserByEmail returns the user with the (lowercase) email.
-func (db *DB) UserByEmail(ctx context.Context, email string) (User, error) {
+func (db *DB) UserByEmail(ctx context.Context, email string) (store.User, error) {
 	return scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
 }
 
 // UserByID returns the user with the id.
-func (db *DB) UserByID(ctx context.Context, id string) (User, error) {
+func (db *DB) UserByID(ctx context.Context, id string) (store.User, error) {
 	if !isUUID(id) {
-		return User{}, ErrNotFound
+		return store.User{}, store.ErrNotFound
 	}
 	return scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
 // ListUsers returns every user, by email.
-func (db *DB) ListUsers(ctx context.Context) ([]User, error) {
+func (db *DB) ListUsers(ctx context.Context) ([]store.User, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY email`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) { return scanUser(r) })
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.User, error) { return scanUser(r) })
 }
 
 // SetUserDisabled disables or enables a user. Disabling revokes every
 // session of the user.
-func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool) (User, error) {
+func (db *DB) SetUserDisabled(ctx context.Context, id string, disabled bool) (store.User, error) {
 	if !isUUID(id) {
-		return User{}, ErrNotFound
+		return store.User{}, store.ErrNotFound
 	}
-	var u User
+	var u store.User
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
@@ -92,7 +94,7 @@ func (db *DB) ChangePassword(ctx context.Context, id, hash string) error {
 			return fmt.Errorf("change password: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		_, err = tx.Exec(ctx, `UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id)
 		return err
@@ -108,7 +110,7 @@ func (db *DB) SetTOTPSecret(ctx context.Context, id, secret string) error {
 		return fmt.Errorf("store totp secret: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("totp already enabled: %w", ErrConflict)
+		return fmt.Errorf("totp already enabled: %w", store.ErrConflict)
 	}
 	return nil
 }
@@ -120,7 +122,7 @@ func (db *DB) ConfirmTOTP(ctx context.Context, id string) error {
 		return fmt.Errorf("confirm totp: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return ErrNotFound
+		return store.ErrNotFound
 	}
 	return nil
 }
@@ -137,8 +139,8 @@ func (db *DB) UseTOTPStep(ctx context.Context, id string, step int64) (bool, err
 }
 
 // CreateSession starts a session with its first refresh token.
-func (db *DB) CreateSession(ctx context.Context, userID string, mfa bool, refreshHash []byte, expires time.Time) (Session, error) {
-	s := Session{UserID: userID, MFA: mfa}
+func (db *DB) CreateSession(ctx context.Context, userID string, mfa bool, refreshHash []byte, expires time.Time) (store.Session, error) {
+	s := store.Session{UserID: userID, MFA: mfa}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO sessions (user_id, mfa) VALUES ($1, $2) RETURNING id`, userID, mfa).Scan(&s.ID); err != nil {
 			return fmt.Errorf("create session: %w", err)
@@ -153,8 +155,8 @@ func (db *DB) CreateSession(ctx context.Context, userID string, mfa bool, refres
 // session. An unknown or expired token, or one of a revoked session, is
 // ErrNotFound. A token already rotated is ErrRefreshReused, and its whole
 // session is revoked: someone holds a copy.
-func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, expires time.Time) (Session, error) {
-	var s Session
+func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, expires time.Time) (store.Session, error) {
+	var s store.Session
 	var reused bool
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var usedAt *time.Time
@@ -167,7 +169,7 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, expire
 			return notFound(err)
 		}
 		if revoked {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		if usedAt != nil {
 			reused = true
@@ -175,7 +177,7 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, expire
 			return err
 		}
 		if !expiresAt.After(db.now()) {
-			return ErrNotFound
+			return store.ErrNotFound
 		}
 		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = now() WHERE hash = $1`, oldHash); err != nil {
 			return err
@@ -184,18 +186,18 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, expire
 		return err
 	})
 	if err != nil {
-		return Session{}, err
+		return store.Session{}, err
 	}
 	if reused {
-		return s, ErrRefreshReused
+		return s, store.ErrRefreshReused
 	}
 	return s, nil
 }
 
 // SessionOfRefresh returns the session of an unused, unexpired refresh
 // token.
-func (db *DB) SessionOfRefresh(ctx context.Context, hash []byte) (Session, error) {
-	var s Session
+func (db *DB) SessionOfRefresh(ctx context.Context, hash []byte) (store.Session, error) {
+	var s store.Session
 	err := db.pool.QueryRow(ctx, `SELECT s.id, s.user_id, s.mfa FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.hash = $1 AND t.used_at IS NULL AND t.expires_at > now() AND s.revoked_at IS NULL`, hash).Scan(&s.ID, &s.UserID, &s.MFA)
 	return s, notFound(err)
@@ -218,11 +220,11 @@ func (db *DB) RevokeToken(ctx context.Context, jti string, expires time.Time) er
 
 // CheckAccess loads the state of a user's session and token. An unknown
 // user or session is ErrNotFound.
-func (db *DB) CheckAccess(ctx context.Context, userID, sessionID, jti string) (AccessState, error) {
+func (db *DB) CheckAccess(ctx context.Context, userID, sessionID, jti string) (store.AccessState, error) {
 	if !isUUID(userID) || !isUUID(sessionID) {
-		return AccessState{}, ErrNotFound
+		return store.AccessState{}, store.ErrNotFound
 	}
-	var a AccessState
+	var a store.AccessState
 	err := db.pool.QueryRow(ctx, `SELECT u.role, u.password_changed_at, u.disabled_at IS NOT NULL, u.totp_confirmed,
 			s.revoked_at IS NOT NULL, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $3)
 		FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2`, userID, sessionID, jti).
@@ -244,43 +246,43 @@ func (db *DB) PurgeExpired(ctx context.Context) error {
 
 const inviteColumns = `id, role, created_by, created_at, expires_at, used_at, used_by`
 
-func scanInvite(row pgx.Row) (Invite, error) {
-	var i Invite
+func scanInvite(row pgx.Row) (store.Invite, error) {
+	var i store.Invite
 	err := row.Scan(&i.ID, &i.Role, &i.CreatedBy, &i.CreatedAt, &i.ExpiresAt, &i.UsedAt, &i.UsedBy)
 	return i, notFound(err)
 }
 
 // CreateInvite stores an invite by the hash of its code.
-func (db *DB) CreateInvite(ctx context.Context, codeHash []byte, role, createdBy string, expires time.Time) (Invite, error) {
+func (db *DB) CreateInvite(ctx context.Context, codeHash []byte, role, createdBy string, expires time.Time) (store.Invite, error) {
 	return scanInvite(db.pool.QueryRow(ctx, `INSERT INTO invites (code_hash, role, created_by, expires_at)
 		VALUES ($1, $2, $3, $4) RETURNING `+inviteColumns, codeHash, role, createdBy, expires))
 }
 
 // ListInvites returns every invite, newest first.
-func (db *DB) ListInvites(ctx context.Context) ([]Invite, error) {
+func (db *DB) ListInvites(ctx context.Context) ([]store.Invite, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+inviteColumns+` FROM invites ORDER BY created_at DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list invites: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invite, error) { return scanInvite(r) })
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Invite, error) { return scanInvite(r) })
 }
 
 // RedeemInvite uses an invite and creates the user with the invite's
 // role, in one transaction: the code works once, and a failed
 // registration (such as a taken email) leaves it unused.
-func (db *DB) RedeemInvite(ctx context.Context, codeHash []byte, email, passwordHash string) (User, error) {
-	var u User
+func (db *DB) RedeemInvite(ctx context.Context, codeHash []byte, email, passwordHash string) (store.User, error) {
+	var u store.User
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var id, role string
 		err := tx.QueryRow(ctx, `SELECT id, role FROM invites WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
 			FOR UPDATE`, codeHash).Scan(&id, &role)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrInviteInvalid
+			return store.ErrInviteInvalid
 		}
 		if err != nil {
 			return err
 		}
-		if u, err = createUser(ctx, tx, NewUser{Email: email, Role: role, PasswordHash: passwordHash}); err != nil {
+		if u, err = createUser(ctx, tx, store.NewUser{Email: email, Role: role, PasswordHash: passwordHash}); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE invites SET used_at = now(), used_by = $2 WHERE id = $1`, id, u.ID)
