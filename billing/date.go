@@ -10,7 +10,9 @@
 package billing
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,10 @@ func NewDate(y int, m time.Month, d int) Date {
 // ParseDate parses YYYY-MM-DD.
 func ParseDate(s string) (Date, error) {
 	t, err := time.Parse(time.DateOnly, s)
+	var rangeErr *time.ParseError
+	if errors.As(err, &rangeErr) && strings.Contains(rangeErr.Message, "out of range") {
+		return 0, fmt.Errorf("date %q does not exist; check the day of the month", s)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("date %q is not in the form 2026-03-10", s)
 	}

@@ -59,10 +59,26 @@ func checkEntry(e CareEvent) error {
 	switch {
 	case t == nil:
 		return fmt.Errorf("time_entry needs entry")
-	case t.ID == "" || len(t.ID) > 200:
-		return fmt.Errorf("time entry needs an entry_id of at most 200 bytes")
 	case t.PatientID != e.PatientID:
 		return fmt.Errorf("time entry patient %q differs from the event's patient %q", t.PatientID, e.PatientID)
+	}
+	if err := t.Check(); err != nil {
+		return err
+	}
+	t.Program = strings.ToLower(t.Program)
+	return nil
+}
+
+// Check returns the first problem of a time entry, naming the field and
+// what it must be.
+func (t TimeEntry) Check() error {
+	switch {
+	case t.ID == "" || len(t.ID) > 200:
+		return fmt.Errorf("time entry needs an entry_id of at most 200 bytes")
+	case t.PatientID == "":
+		return fmt.Errorf("time entry %q needs a patient_id", t.ID)
+	case strings.TrimSpace(t.StaffID) == "":
+		return fmt.Errorf("time entry %q needs the staff_id of who spent the time", t.ID)
 	case !programs[strings.ToLower(t.Program)]:
 		return fmt.Errorf("time entry program %q is not one of rpm, ccm, pcm, 99091", t.Program)
 	case t.StartedAt.IsZero():
@@ -70,7 +86,6 @@ func checkEntry(e CareEvent) error {
 	case t.Minutes < 0 || t.Minutes > 24*60:
 		return fmt.Errorf("time entry minutes %d must be 0 to 1440", t.Minutes)
 	}
-	t.Program = strings.ToLower(t.Program)
 	return nil
 }
 

@@ -181,16 +181,22 @@ func billingObservations(path string) (map[string][]billing.Observation, error) 
 	if err != nil {
 		return nil, err
 	}
-	return observationsOf(rows), nil
+	return observationsOf(rows, time.Now()), nil
 }
 
 // observationsOf validates and dedupes rows as the engine does and
-// returns each patient's observations.
-func observationsOf(rows []csv.Row) map[string][]billing.Observation {
+// returns each patient's observations. A row arrives when it was
+// measured, so that old data is not too old, but no later than asOf when
+// that is set: a reading measured after the report is made is rejected as
+// in the future, as the engine would.
+func observationsOf(rows []csv.Row, asOf time.Time) map[string][]billing.Observation {
 	out := map[string][]billing.Observation{}
 	seen := map[string]bool{}
 	for _, row := range rows {
 		arrival, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(row.Time))
+		if !asOf.IsZero() && arrival.After(asOf) {
+			arrival = asOf
+		}
 		r, rej := vytalwatch.DecodeReading(csv.Payload(row, time.Time{}), arrival, vytalwatch.ValidationConfig{})
 		if rej != nil {
 			continue

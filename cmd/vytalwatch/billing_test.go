@@ -358,3 +358,20 @@ func TestBillingReportExample(t *testing.T) {
 		}
 	}
 }
+
+// A reading measured after the report is made counts no day, as the
+// engine rejects it as in the future; an old one still counts.
+func TestBillingObservationsRejectFutureReadings(t *testing.T) {
+	rows := []csv.Row{
+		{PatientID: "px", Time: "2026-03-24T10:00:00Z", Metric: "heart_rate", Value: "70", Unit: "bpm", SourceRowID: "1"},
+		{PatientID: "px", Time: "2027-03-24T10:00:00Z", Metric: "heart_rate", Value: "70", Unit: "bpm", SourceRowID: "2"},
+	}
+	asOf := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	obs := observationsOf(rows, asOf)["px"]
+	if len(obs) != 1 {
+		t.Fatalf("observations = %+v, want only the 2026 reading", obs)
+	}
+	if got := obs[0].MeasuredAt.UTC().Format(time.RFC3339); got != "2026-03-24T10:00:00Z" {
+		t.Errorf("observation measured at %s, want 2026-03-24T10:00:00Z", got)
+	}
+}

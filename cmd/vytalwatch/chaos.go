@@ -248,7 +248,7 @@ func withoutFlag(reports map[string]billing.Report, flag string) map[string]bill
 // offlineBilling computes with the billing report's code the same
 // patient-months the engine sent snapshots of, from the input rows.
 func offlineBilling(rows []csv.Row, months map[string]billing.Report) map[string]billing.Report {
-	obs := observationsOf(rows)
+	obs := observationsOf(rows, time.Time{})
 	out := map[string]billing.Report{}
 	for k, r := range months {
 		patient, month, _ := strings.Cut(k, " ")

@@ -77,13 +77,22 @@ func table(r io.Reader, what string, required []string, fn func(line int, get fu
 	}
 }
 
-// ReadPatients reads patient_id,timezone,episode_start.
+// ReadPatients reads patient_id,timezone,episode_start. A patient listed
+// twice is an error, since either row could be the right one.
 func ReadPatients(r io.Reader) ([]PatientRow, error) {
 	var out []PatientRow
+	lines := map[string]int{}
 	err := table(r, "patients", []string{"patient_id", "timezone", "episode_start"}, func(line int, get func(string) string) error {
 		p := PatientRow{PatientID: get("patient_id"), Timezone: get("timezone"), EpisodeStart: get("episode_start")}
 		if p.PatientID == "" {
 			return fmt.Errorf("patients line %d: patient_id is empty", line)
+		}
+		if first, ok := lines[p.PatientID]; ok {
+			return fmt.Errorf("patients line %d: patient %q is already on line %d; keep one row per patient", line, p.PatientID, first)
+		}
+		lines[p.PatientID] = line
+		if p.Timezone == "Local" {
+			return fmt.Errorf("patients line %d: timezone Local means this machine's zone; give the patient's IANA zone such as America/Chicago", line)
 		}
 		if p.Timezone != "" {
 			if _, err := time.LoadLocation(p.Timezone); err != nil {
@@ -103,16 +112,17 @@ func ReadPatients(r io.Reader) ([]PatientRow, error) {
 
 // ReadTimeEntries reads
 // entry_id,patient_id,staff_id,program,started_at,minutes,interactive with
-// an optional role column.
+// an optional role column. Each entry is checked as the engine checks a
+// time entry. An entry id listed again with the same values counts once,
+// as when the API receives it twice; with other values it is an error.
 func ReadTimeEntries(r io.Reader) ([]billing.TimeEntry, error) {
 	var out []billing.TimeEntry
+	seen := map[string]int{} // entry id -> index in out
+	lines := map[string]int{}
 	cols := []string{"entry_id", "patient_id", "staff_id", "program", "started_at", "minutes", "interactive"}
 	err := table(r, "time entries", cols, func(line int, get func(string) string) error {
 		e := billing.TimeEntry{ID: get("entry_id"), PatientID: get("patient_id"), StaffID: get("staff_id"),
 			Role: get("role"), Program: strings.ToLower(get("program"))}
-		if e.ID == "" || e.PatientID == "" {
-			return fmt.Errorf("time entries line %d: entry_id and patient_id must not be empty", line)
-		}
 		t, err := time.Parse(time.RFC3339, get("started_at"))
 		if err != nil {
 			return fmt.Errorf("time entries line %d: started_at %q is not RFC 3339 with an offset", line, get("started_at"))
@@ -124,10 +134,30 @@ func ReadTimeEntries(r io.Reader) ([]billing.TimeEntry, error) {
 		if e.Interactive, err = strconv.ParseBool(strings.ToLower(get("interactive"))); err != nil {
 			return fmt.Errorf("time entries line %d: interactive %q must be true or false", line, get("interactive"))
 		}
+		if err := e.Check(); err != nil {
+			return fmt.Errorf("time entries line %d: %w", line, err)
+		}
+		if i, ok := seen[e.ID]; ok {
+			if !sameEntry(out[i], e) {
+				return fmt.Errorf("time entries line %d: entry_id %q is already on line %d with other values; give each entry its own id", line, e.ID, lines[e.ID])
+			}
+			return nil
+		}
+		seen[e.ID], lines[e.ID] = len(out), line
 		out = append(out, e)
 		return nil
 	})
 	return out, err
+}
+
+// sameEntry reports whether two entries have the same values. Times
+// compare as instants, since each parse of an offset makes a new zone.
+func sameEntry(a, b billing.TimeEntry) bool {
+	if !a.StartedAt.Equal(b.StartedAt) {
+		return false
+	}
+	a.StartedAt, b.StartedAt = time.Time{}, time.Time{}
+	return a == b
 }
 
 // ReadClaims reads patient_id,provider,code,service_date: codes billed by
