@@ -89,7 +89,7 @@ func (db *DB) GetAlert(ctx context.Context, id string) (store.Alert, error) {
 
 // AcknowledgeAlert marks an open alert acknowledged by the user and
 // publishes an acknowledged event to vitals.alerts. Acknowledging an
-// acknowledged alert changes nothing; a resolved one is ErrConflict.
+// acknowledged alert changes nothing; a resolved one is store.ErrConflict.
 func (db *DB) AcknowledgeAlert(ctx context.Context, id, userID string) (store.Alert, error) {
 	return db.actOnAlert(ctx, id, func(tx pgx.Tx, a store.Alert) (store.Alert, bool, error) {
 		switch a.Status {
@@ -118,7 +118,7 @@ func (db *DB) ResolveAlert(ctx context.Context, id, userID string) (store.Alert,
 }
 
 // AssignAlert sets or, with an empty assignee, clears an alert's
-// assignee. An unknown user is ErrUnknownUser.
+// assignee. An unknown user is store.ErrUnknownUser.
 func (db *DB) AssignAlert(ctx context.Context, id, assignee string) (store.Alert, error) {
 	if assignee != "" && !isUUID(assignee) {
 		return store.Alert{}, store.ErrUnknownUser

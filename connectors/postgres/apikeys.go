@@ -42,7 +42,7 @@ func (db *DB) ListAPIKeys(ctx context.Context) ([]store.APIKey, error) {
 // RotateAPIKey stores next as the successor of the key with id oldID and
 // shortens the old key's life to end at overlapUntil (or keeps its
 // expiry when that is sooner), so devices can switch over. A revoked or
-// expired key cannot be rotated: ErrNotFound.
+// expired key cannot be rotated: store.ErrNotFound.
 func (db *DB) RotateAPIKey(ctx context.Context, oldID string, next store.APIKey, overlapUntil time.Time) (store.APIKey, error) {
 	if !isUUID(oldID) {
 		return store.APIKey{}, store.ErrNotFound

@@ -112,8 +112,8 @@ func (db *DB) ApprovedBillingMonths(ctx context.Context, m billing.Month) ([]sto
 
 // ApproveBillingMonth freezes the month's newest snapshot as approved by
 // the user: its event id, report and lines. With eventID set, the
-// snapshot must still be that one, or ErrBillingChanged is returned.
-// Approving an approved month returns ErrConflict.
+// snapshot must still be that one, or store.ErrBillingChanged is returned.
+// Approving an approved month returns store.ErrConflict.
 func (db *DB) ApproveBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID string) (store.BillingMonth, error) {
 	err := db.reviewBillingMonth(ctx, m, patientID, eventID, store.BillingApproved, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE billing_months SET status = 'approved', approved_event_id = event_id,
@@ -134,7 +134,7 @@ func (db *DB) ApproveBillingMonth(ctx context.Context, m billing.Month, patientI
 // RejectBillingMonth marks the month rejected by the user with a reason,
 // and drops an earlier approval, so the month is not exported. eventID
 // works as for ApproveBillingMonth. Rejecting a rejected month returns
-// ErrConflict.
+// store.ErrConflict.
 func (db *DB) RejectBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID, reason string) (store.BillingMonth, error) {
 	err := db.reviewBillingMonth(ctx, m, patientID, eventID, store.BillingRejected, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE billing_months SET status = 'rejected', rejected_by = $3, rejected_at = now(),

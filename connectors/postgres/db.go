@@ -104,7 +104,7 @@ func isForeignKeyViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23503"
 }
 
-// notFound maps pgx.ErrNoRows to ErrNotFound.
+// notFound maps pgx.ErrNoRows to store.ErrNotFound.
 func notFound(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.ErrNotFound

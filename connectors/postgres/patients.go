@@ -32,7 +32,7 @@ func normalizePatient(p *store.Patient) {
 }
 
 // CreatePatient stores a new patient with its care team and publishes the
-// profile. A taken patient id is ErrConflict.
+// profile. A taken patient id is store.ErrConflict.
 func (db *DB) CreatePatient(ctx context.Context, p store.Patient) (store.Patient, error) {
 	normalizePatient(&p)
 	var out store.Patient

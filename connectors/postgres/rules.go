@@ -34,7 +34,7 @@ func publishedJSON(def []byte, version int, enabled bool) ([]byte, rules.Rule, e
 
 // CreateRule stores the first version of a rule, or the next version of a
 // deleted rule with the same id, and publishes it. A rule with the id
-// that is not deleted is ErrConflict. r must be valid (rules.Compile).
+// that is not deleted is store.ErrConflict. r must be valid (rules.Compile).
 func (db *DB) CreateRule(ctx context.Context, r rules.Rule, createdBy string) (store.StoredRule, error) {
 	var out store.StoredRule
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
@@ -170,7 +170,7 @@ func (db *DB) DeleteRule(ctx context.Context, id string) error {
 }
 
 // GetRule returns a rule's current version; a deleted rule is
-// ErrNotFound.
+// store.ErrNotFound.
 func (db *DB) GetRule(ctx context.Context, id string) (store.StoredRule, error) {
 	s, _, err := loadRule(ctx, db.pool, id)
 	return s, err
@@ -198,7 +198,7 @@ func (db *DB) ListRules(ctx context.Context) ([]store.StoredRule, error) {
 }
 
 // RuleVersions returns every version of a rule, oldest first, including
-// those of a deleted rule. A rule that never existed is ErrNotFound.
+// those of a deleted rule. A rule that never existed is store.ErrNotFound.
 func (db *DB) RuleVersions(ctx context.Context, id string) ([]store.RuleVersion, error) {
 	rows, err := db.pool.Query(ctx, `SELECT version, definition, created_by, created_at FROM rule_versions
 		WHERE rule_id = $1 ORDER BY version`, id)

@@ -99,7 +99,7 @@ func sameTimeEntry(ctx context.Context, tx pgx.Tx, e billing.TimeEntry) (store.T
 }
 
 // GetTimeEntry returns a patient's time entry; a deleted one is
-// ErrNotFound.
+// store.ErrNotFound.
 func (db *DB) GetTimeEntry(ctx context.Context, patientID, entryID string) (store.TimeEntry, error) {
 	return scanTimeEntry(db.pool.QueryRow(ctx, `SELECT `+timeEntryColumns+` FROM time_entries
 		WHERE patient_id = $1 AND entry_id = $2 AND deleted_at IS NULL`, patientID, entryID))

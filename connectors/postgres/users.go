@@ -21,7 +21,7 @@ func scanUser(row pgx.Row) (store.User, error) {
 	return u, notFound(err)
 }
 
-// CreateUser inserts a user. An email already taken is ErrConflict.
+// CreateUser inserts a user. An email already taken is store.ErrConflict.
 func (db *DB) CreateUser(ctx context.Context, nu store.NewUser) (store.User, error) {
 	return createUser(ctx, db.pool, nu)
 }
@@ -102,7 +102,7 @@ func (db *DB) ChangePassword(ctx context.Context, id, hash string) error {
 }
 
 // SetTOTPSecret stores a new, unconfirmed TOTP secret. A user with a
-// confirmed secret keeps it: ErrConflict.
+// confirmed secret keeps it: store.ErrConflict.
 func (db *DB) SetTOTPSecret(ctx context.Context, id, secret string) error {
 	tag, err := db.pool.Exec(ctx, `UPDATE users SET totp_secret = $2, totp_last_step = 0
 		WHERE id = $1 AND NOT totp_confirmed`, id, secret)
@@ -153,8 +153,8 @@ func (db *DB) CreateSession(ctx context.Context, userID string, mfa bool, refres
 
 // RotateRefresh exchanges a refresh token for a new one in the same
 // session. An unknown or expired token, or one of a revoked session, is
-// ErrNotFound. A token already rotated is ErrRefreshReused, and its whole
-// session is revoked: someone holds a copy.
+// store.ErrNotFound. A token already rotated is store.ErrRefreshReused,
+// and its whole session is revoked: someone holds a copy.
 func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, expires time.Time) (store.Session, error) {
 	var s store.Session
 	var reused bool
@@ -219,7 +219,7 @@ func (db *DB) RevokeToken(ctx context.Context, jti string, expires time.Time) er
 }
 
 // CheckAccess loads the state of a user's session and token. An unknown
-// user or session is ErrNotFound.
+// user or session is store.ErrNotFound.
 func (db *DB) CheckAccess(ctx context.Context, userID, sessionID, jti string) (store.AccessState, error) {
 	if !isUUID(userID) || !isUUID(sessionID) {
 		return store.AccessState{}, store.ErrNotFound
