@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vytalwatch/vytalwatch"
 	"github.com/vytalwatch/vytalwatch/api/store"
 )
@@ -156,7 +154,7 @@ func (s *Server) alertInScope(r *http.Request, entry auditEntry) (store.Alert, e
 
 // handleGetAlert returns one alert.
 func (s *Server) handleGetAlert(w http.ResponseWriter, r *http.Request) {
-	entry := auditEntry{action: "alert.read", resourceType: "alert", resourceID: chi.URLParam(r, "alertID")}
+	entry := auditEntry{action: "alert.read", resourceType: "alert", resourceID: pathParam(r, "alertID")}
 	a, err := s.alertInScope(r, entry)
 	if err != nil {
 		s.fail(w, r, err)
@@ -183,7 +181,7 @@ func (s *Server) handleResolveAlert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) actOnAlert(w http.ResponseWriter, r *http.Request, action string, act func(ctx context.Context, id, userID string) (store.Alert, error)) {
-	entry := auditEntry{action: action, resourceType: "alert", resourceID: chi.URLParam(r, "alertID")}
+	entry := auditEntry{action: action, resourceType: "alert", resourceID: pathParam(r, "alertID")}
 	a, err := s.alertInScope(r, entry)
 	if err != nil {
 		s.fail(w, r, err)
@@ -213,7 +211,7 @@ type assignRequest struct {
 // handleAssignAlert assigns an alert to a member of the patient's care
 // team (or an administrator), or clears the assignment.
 func (s *Server) handleAssignAlert(w http.ResponseWriter, r *http.Request) {
-	entry := auditEntry{action: "alert.assign", resourceType: "alert", resourceID: chi.URLParam(r, "alertID")}
+	entry := auditEntry{action: "alert.assign", resourceType: "alert", resourceID: pathParam(r, "alertID")}
 	var req assignRequest
 	if err := decodeJSON(w, r, s.cfg.BodyLimit, &req); err != nil {
 		s.fail(w, r, err)

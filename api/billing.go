@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
 )
@@ -36,7 +34,7 @@ func billingMonthAudit(action string, m billing.Month, patientID string) auditEn
 
 // parseMonthParam reads the {month} path parameter, YYYY-MM.
 func parseMonthParam(r *http.Request) (billing.Month, error) {
-	text := chi.URLParam(r, "month")
+	text := pathParam(r, "month")
 	m, err := billing.ParseMonth(text)
 	if err != nil || m.Year < minBillingYear {
 		return m, problemf(probMalformed, "month %q in the path is not a calendar month from %d on; write it as YYYY-MM, such as 2026-03", text, minBillingYear)
@@ -128,7 +126,7 @@ func (s *Server) handleGetBillingMonth(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	patientID := chi.URLParam(r, "patientID")
+	patientID := pathParam(r, "patientID")
 	detail, err := s.loadBillingMonth(r, m, patientID)
 	if err != nil {
 		s.fail(w, r, err)
@@ -197,7 +195,7 @@ func (s *Server) handleApproveBillingMonth(w http.ResponseWriter, r *http.Reques
 		s.fail(w, r, err)
 		return
 	}
-	patientID := chi.URLParam(r, "patientID")
+	patientID := pathParam(r, "patientID")
 	var req billingReviewRequest
 	if err := decodeJSON(w, r, s.cfg.BodyLimit, &req); err != nil {
 		s.fail(w, r, err)
@@ -245,7 +243,7 @@ func (s *Server) handleRejectBillingMonth(w http.ResponseWriter, r *http.Request
 		s.fail(w, r, err)
 		return
 	}
-	patientID := chi.URLParam(r, "patientID")
+	patientID := pathParam(r, "patientID")
 	var req billingReviewRequest
 	if err := decodeJSON(w, r, s.cfg.BodyLimit, &req); err != nil {
 		s.fail(w, r, err)

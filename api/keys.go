@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
@@ -145,7 +143,7 @@ func (s *Server) handleRotateAPIKey(w http.ResponseWriter, r *http.Request) {
 	key, prefix := newAPIKey()
 	creator := principalFrom(r.Context()).UserID
 	now := s.now()
-	k, err := s.db.RotateAPIKey(r.Context(), chi.URLParam(r, "keyID"),
+	k, err := s.db.RotateAPIKey(r.Context(), pathParam(r, "keyID"),
 		store.APIKey{Prefix: prefix, Hash: hashSecret(key), CreatedBy: &creator, ExpiresAt: now.Add(ttl)}, now.Add(overlap))
 	if errors.Is(err, store.ErrNotFound) {
 		err = problemf(probNotFound, "no active API key with this id; revoked and expired keys cannot be rotated")
@@ -163,7 +161,7 @@ func (s *Server) handleRotateAPIKey(w http.ResponseWriter, r *http.Request) {
 
 // handleRevokeAPIKey revokes a key at once.
 func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
-	k, err := s.db.RevokeAPIKey(r.Context(), chi.URLParam(r, "keyID"))
+	k, err := s.db.RevokeAPIKey(r.Context(), pathParam(r, "keyID"))
 	if err != nil {
 		s.fail(w, r, storeError(err, "such API key"))
 		return

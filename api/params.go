@@ -2,8 +2,12 @@ package api
 
 import (
 	"encoding/base64"
+	"net/http"
+	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/vytalwatch/vytalwatch"
 )
@@ -13,6 +17,18 @@ const (
 	defaultLimit = 50
 	maxLimit     = 200
 )
+
+// pathParam returns a path parameter decoded. chi routes on the escaped
+// path when a client escapes more than it must, as encodeURIComponent
+// does with a comma, and then hands out parameters still escaped; an id
+// with a slash in it reaches a route only escaped.
+func pathParam(r *http.Request, name string) string {
+	raw := chi.URLParam(r, name)
+	if decoded, err := url.PathUnescape(raw); err == nil {
+		return decoded
+	}
+	return raw
+}
 
 // parseLimit reads the limit query parameter: 1 to 200, 50 when absent.
 func parseLimit(text string, errs []FieldError) (int, []FieldError) {

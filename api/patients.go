@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vytalwatch/vytalwatch"
 	"github.com/vytalwatch/vytalwatch/api/store"
 )
@@ -199,7 +197,7 @@ func (s *Server) checkCareTeam(r *http.Request, users []string) error {
 
 // handleGetPatient returns a patient's profile and care team.
 func (s *Server) handleGetPatient(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "patientID")
+	id := pathParam(r, "patientID")
 	entry := auditEntry{action: "patient.read", resourceType: "patient", resourceID: id}
 	if err := s.checkPatientAccess(r, id, entry); err != nil {
 		s.fail(w, r, err)
@@ -220,7 +218,7 @@ func (s *Server) handleGetPatient(w http.ResponseWriter, r *http.Request) {
 
 // handleUpdatePatient replaces a patient's profile and publishes it.
 func (s *Server) handleUpdatePatient(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "patientID")
+	id := pathParam(r, "patientID")
 	entry := auditEntry{action: "patient.update", resourceType: "patient", resourceID: id}
 	if err := s.checkPatientAccess(r, id, entry); err != nil {
 		s.fail(w, r, err)
@@ -260,7 +258,7 @@ func (s *Server) handleUpdatePatient(w http.ResponseWriter, r *http.Request) {
 
 // handleDeletePatient deletes a patient and publishes a tombstone.
 func (s *Server) handleDeletePatient(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "patientID")
+	id := pathParam(r, "patientID")
 	if err := s.db.DeletePatient(r.Context(), id); err != nil {
 		s.fail(w, r, storeError(err, "such patient"))
 		return
@@ -278,7 +276,7 @@ type careTeamRequest struct {
 
 // handleSetCareTeam replaces a patient's care team.
 func (s *Server) handleSetCareTeam(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "patientID")
+	id := pathParam(r, "patientID")
 	var req careTeamRequest
 	if err := decodeJSON(w, r, s.cfg.BodyLimit, &req); err != nil {
 		s.fail(w, r, err)
@@ -309,7 +307,7 @@ func (s *Server) handleSetCareTeam(w http.ResponseWriter, r *http.Request) {
 // handlePatientAlerts lists one patient's alerts, with the filters and
 // paging of GET /v1/alerts.
 func (s *Server) handlePatientAlerts(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "patientID")
+	id := pathParam(r, "patientID")
 	entry := auditEntry{action: "patient.alerts.list", resourceType: "patient", resourceID: id}
 	if err := s.checkPatientAccess(r, id, entry); err != nil {
 		s.fail(w, r, err)
@@ -320,7 +318,7 @@ func (s *Server) handlePatientAlerts(w http.ResponseWriter, r *http.Request) {
 
 // handleLatestReadings returns a patient's newest reading per metric.
 func (s *Server) handleLatestReadings(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "patientID")
+	id := pathParam(r, "patientID")
 	entry := auditEntry{action: "patient.readings.latest", resourceType: "patient", resourceID: id}
 	if err := s.checkPatientAccess(r, id, entry); err != nil {
 		s.fail(w, r, err)

@@ -244,3 +244,26 @@ func createDeviceKey(t *testing.T, e *env) (string, string) {
 	res.decode(t, &k)
 	return k.Key, k.ID
 }
+
+// A client that escapes more of a path than it must, as
+// encodeURIComponent escapes a colon, reaches the same patient.
+func TestEscapedPatientIDInPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	_, secret := e.adminWithTOTP("admin@example.org")
+	admin := e.login("admin@example.org", totpCode(t, secret, 0)).AccessToken
+	if res := e.do("POST", "/v1/patients", admin, map[string]any{"patient_id": "mrn:42"}); res.status != http.StatusCreated {
+		t.Fatalf("create: status %d: %s", res.status, res.body)
+	}
+	res := e.do("GET", "/v1/patients/mrn%3A42", admin, nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("GET /v1/patients/mrn%%3A42: status %d: %s", res.status, res.body)
+	}
+	var p struct {
+		PatientID string `json:"patient_id"`
+	}
+	res.decode(t, &p)
+	if p.PatientID != "mrn:42" {
+		t.Errorf("patient_id = %q, want mrn:42", p.PatientID)
+	}
+}

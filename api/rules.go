@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/rules"
 )
@@ -95,7 +93,7 @@ func (s *Server) handleCreateRule(w http.ResponseWriter, r *http.Request) {
 
 // handleGetRule returns a rule's current version.
 func (s *Server) handleGetRule(w http.ResponseWriter, r *http.Request) {
-	stored, err := s.db.GetRule(r.Context(), chi.URLParam(r, "ruleID"))
+	stored, err := s.db.GetRule(r.Context(), pathParam(r, "ruleID"))
 	if err != nil {
 		s.fail(w, r, storeError(err, "such rule"))
 		return
@@ -106,7 +104,7 @@ func (s *Server) handleGetRule(w http.ResponseWriter, r *http.Request) {
 // handleUpdateRule stores the body as the rule's next version and
 // publishes it; the engines start it with fresh alert state.
 func (s *Server) handleUpdateRule(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "ruleID")
+	id := pathParam(r, "ruleID")
 	var rule rules.Rule
 	if err := decodeJSON(w, r, s.cfg.BodyLimit, &rule); err != nil {
 		s.fail(w, r, err)
@@ -153,7 +151,7 @@ func (s *Server) handleDisableRule(w http.ResponseWriter, r *http.Request) {
 // setRuleEnabled enables or disables a rule's current version and
 // publishes it; the version number stays.
 func (s *Server) setRuleEnabled(w http.ResponseWriter, r *http.Request, enabled bool) {
-	id := chi.URLParam(r, "ruleID")
+	id := pathParam(r, "ruleID")
 	stored, err := s.db.SetRuleEnabled(r.Context(), id, enabled)
 	if err != nil {
 		s.fail(w, r, storeError(err, "such rule"))
@@ -173,7 +171,7 @@ func (s *Server) setRuleEnabled(w http.ResponseWriter, r *http.Request, enabled 
 // handleDeleteRule deletes a rule and publishes a tombstone, which stops
 // it on every engine. Its versions are kept.
 func (s *Server) handleDeleteRule(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "ruleID")
+	id := pathParam(r, "ruleID")
 	if err := s.db.DeleteRule(r.Context(), id); err != nil {
 		s.fail(w, r, storeError(err, "such rule"))
 		return
@@ -187,7 +185,7 @@ func (s *Server) handleDeleteRule(w http.ResponseWriter, r *http.Request) {
 
 // handleRuleVersions lists every version of a rule, deleted or not.
 func (s *Server) handleRuleVersions(w http.ResponseWriter, r *http.Request) {
-	versions, err := s.db.RuleVersions(r.Context(), chi.URLParam(r, "ruleID"))
+	versions, err := s.db.RuleVersions(r.Context(), pathParam(r, "ruleID"))
 	if err != nil {
 		s.fail(w, r, storeError(err, "such rule"))
 		return

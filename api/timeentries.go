@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vytalwatch/vytalwatch/api/store"
 	"github.com/vytalwatch/vytalwatch/billing"
 )
@@ -82,7 +80,7 @@ func (req timeEntryRequest) check(patientID string, now time.Time) (billing.Time
 // vitals.care-events, where the engine counts it toward billing. Sending
 // the same entry_id and values again returns the stored entry with 200.
 func (s *Server) handleAddTimeEntry(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "patientID")
+	id := pathParam(r, "patientID")
 	entry := auditEntry{action: "patient.time_entry.create", resourceType: "time_entry", resourceID: id}
 	if err := s.checkPatientAccess(r, id, entry); err != nil {
 		s.fail(w, r, err)
@@ -151,7 +149,7 @@ func (s *Server) timeEntryStaff(r *http.Request, staffID string) (string, error)
 func timeEntryError(err error, entryID string) error {
 	switch {
 	case errors.Is(err, store.ErrInvalidCareEvent):
-		return invalid(FieldError{"body", err.Error()})
+		return invalid(FieldError{"body", strings.TrimPrefix(err.Error(), store.ErrInvalidCareEvent.Error()+": ")})
 	case errors.Is(err, store.ErrEntryIDTaken):
 		return problemf(probConflict, "entry_id %s already names a time entry with other values; choose another entry_id, or leave it out", entryID)
 	case errors.Is(err, store.ErrEntryDeleted):
@@ -164,7 +162,7 @@ func timeEntryError(err error, entryID string) error {
 // time_entry_deleted, which takes its minutes out of billing. Clinicians
 // delete only the entries they logged.
 func (s *Server) handleDeleteTimeEntry(w http.ResponseWriter, r *http.Request) {
-	id, entryID := chi.URLParam(r, "patientID"), chi.URLParam(r, "entryID")
+	id, entryID := pathParam(r, "patientID"), pathParam(r, "entryID")
 	entry := auditEntry{action: "patient.time_entry.delete", resourceType: "time_entry", resourceID: entryID}
 	if err := s.checkPatientAccess(r, id, entry); err != nil {
 		s.fail(w, r, err)
@@ -195,7 +193,7 @@ func (s *Server) handleDeleteTimeEntry(w http.ResponseWriter, r *http.Request) {
 // handleListTimeEntries lists a patient's time entries, newest first.
 // Billing users read every patient's entries.
 func (s *Server) handleListTimeEntries(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "patientID")
+	id := pathParam(r, "patientID")
 	entry := auditEntry{action: "patient.time_entries.list", resourceType: "patient", resourceID: id}
 	if err := s.checkPatientAccess(r, id, entry, RoleBilling); err != nil {
 		s.fail(w, r, err)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/vytalwatch/vytalwatch/api/store"
 )
 
@@ -24,7 +22,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
 
 // handleGetUser returns one user.
 func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request) {
-	u, err := s.db.UserByID(r.Context(), chi.URLParam(r, "userID"))
+	u, err := s.db.UserByID(r.Context(), pathParam(r, "userID"))
 	if err != nil {
 		s.fail(w, r, storeError(err, "such user"))
 		return
@@ -43,7 +41,7 @@ func (s *Server) handleEnableUser(w http.ResponseWriter, r *http.Request) {
 // setUserDisabled disables a user, revoking their sessions, or enables
 // them again. Administrators cannot disable themselves.
 func (s *Server) setUserDisabled(w http.ResponseWriter, r *http.Request, disabled bool) {
-	id := chi.URLParam(r, "userID")
+	id := pathParam(r, "userID")
 	if disabled && id == principalFrom(r.Context()).UserID {
 		s.fail(w, r, problemf(probConflict, "you cannot disable your own account; ask another administrator"))
 		return
