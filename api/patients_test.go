@@ -58,7 +58,9 @@ func TestClinicianCreatesPatientOnOwnCareTeam(t *testing.T) {
 	if up.Timezone != "Europe/Paris" || !up.News2Scale2 || up.BirthDate != "" || len(up.Conditions) != 0 {
 		t.Errorf("updated patient = %+v, want the new profile replacing the old", up)
 	}
-	entry := map[string]any{"entry_id": "call-1", "program": "rpm", "started_at": "2026-03-10T10:00:00-06:00", "minutes": 12, "interactive": true}
+	// A month ago, within the filing limit of a year whenever the test runs.
+	callDay := time.Now().UTC().AddDate(0, -1, 0).Format(time.DateOnly)
+	entry := map[string]any{"entry_id": "call-1", "program": "rpm", "started_at": callDay + "T10:00:00-06:00", "minutes": 12, "interactive": true}
 	res = e.do("POST", "/v1/patients/p1/time-entries", tk, entry)
 	if res.status != http.StatusCreated {
 		t.Errorf("time entry: status %d: %s", res.status, res.body)
@@ -74,7 +76,7 @@ func TestClinicianCreatesPatientOnOwnCareTeam(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantValue := `{"kind":"time_entry","patient_id":"p1","entry":{"entry_id":"call-1","patient_id":"p1","staff_id":"` + nurse.ID +
-		`","program":"rpm","started_at":"2026-03-10T16:00:00Z","minutes":12,"interactive":true}}`
+		`","program":"rpm","started_at":"` + callDay + `T16:00:00Z","minutes":12,"interactive":true}}`
 	if key != "p1" {
 		t.Errorf("care event key = %q, want p1", key)
 	}

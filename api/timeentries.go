@@ -18,17 +18,16 @@ import (
 // people whose time the RPM and 99091 codes count.
 var timeEntryRoles = []string{"clinical_staff", "physician", "qhp"}
 
-// Time entry limits. An entry ends at most clockSkew after the server's
-// clock, and starts no earlier than minEntryStart, which catches a
-// mistyped year.
-var (
-	entryIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$`)
-	minEntryStart  = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-)
+var entryIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$`)
 
+// Time entry limits. An entry ends at most clockSkew after the server's
+// clock, and starts at most maxEntryAgeYears before it: Medicare takes a
+// claim up to one year after the date of service (42 CFR 424.44), so
+// older time can bill nothing, and a mistyped year is caught.
 const (
-	maxEntryMinutes = 24 * 60
-	clockSkew       = 10 * time.Minute
+	maxEntryMinutes  = 24 * 60
+	clockSkew        = 10 * time.Minute
+	maxEntryAgeYears = 1
 )
 
 // timeEntryRequest is a time entry as clients send it. StartedAt is text,
@@ -67,8 +66,8 @@ func (req timeEntryRequest) check(patientID string, now time.Time) (billing.Time
 		errs = append(errs, FieldError{"started_at", "is required: when the time began, such as 2026-03-05T14:30:00-05:00"})
 	case err != nil:
 		errs = append(errs, FieldError{"started_at", fmt.Sprintf("%q is not an RFC 3339 time with an offset, such as 2026-03-05T14:30:00-05:00", req.StartedAt)})
-	case started.Before(minEntryStart):
-		errs = append(errs, FieldError{"started_at", "must be in the year 2000 or later; check the year"})
+	case started.Before(now.AddDate(-maxEntryAgeYears, 0, 0)):
+		errs = append(errs, FieldError{"started_at", fmt.Sprintf("%s is more than a year ago, past Medicare's filing limit; check the year", req.StartedAt)})
 	case started.Add(time.Duration(e.Minutes) * time.Minute).After(now.Add(clockSkew)):
 		errs = append(errs, FieldError{"started_at", "plus minutes ends in the future; log time once it is spent"})
 	}

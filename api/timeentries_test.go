@@ -14,6 +14,11 @@ import (
 func TestTimeEntriesThroughAPI(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
+	// Entries are a month old, within the filing limit of a year whenever
+	// the test runs.
+	now := time.Now().UTC()
+	day := now.AddDate(0, -1, 0).Format(time.DateOnly)
+	nextDay := now.AddDate(0, -1, 1).Format(time.DateOnly)
 	_, secret := e.adminWithTOTP("admin@example.org")
 	nurse := e.user("nurse@example.org", "clinician")
 	colleague := e.user("colleague@example.org", "clinician")
@@ -27,7 +32,7 @@ func TestTimeEntriesThroughAPI(t *testing.T) {
 	adminToken := e.login("admin@example.org", totpCode(t, secret, 0)).AccessToken
 	path := "/v1/patients/p1/time-entries"
 
-	entry := map[string]any{"entry_id": "e1", "role": "clinical_staff", "program": "RPM", "started_at": "2026-03-05T09:00:00-05:00",
+	entry := map[string]any{"entry_id": "e1", "role": "clinical_staff", "program": "RPM", "started_at": day + "T09:00:00-05:00",
 		"minutes": 25, "interactive": true}
 	res := e.do("POST", path, nurseToken, entry)
 	if res.status != http.StatusCreated {
@@ -36,7 +41,7 @@ func TestTimeEntriesThroughAPI(t *testing.T) {
 	var stored store.TimeEntry
 	res.decode(t, &stored)
 	if stored.ID != "e1" || stored.StaffID != nurse.ID || stored.CreatedBy != nurse.ID || stored.Program != "rpm" ||
-		!stored.StartedAt.Equal(time.Date(2026, 3, 5, 14, 0, 0, 0, time.UTC)) || stored.Minutes != 25 || !stored.Interactive {
+		stored.StartedAt.UTC().Format(time.RFC3339) != day+"T14:00:00Z" || stored.Minutes != 25 || !stored.Interactive {
 		t.Errorf("stored = %+v, want e1 of the nurse, rpm, 14:00 UTC, 25 minutes, interactive", stored)
 	}
 	if res := e.do("POST", path, nurseToken, entry); res.status != http.StatusOK {
@@ -59,21 +64,30 @@ func TestTimeEntriesThroughAPI(t *testing.T) {
 	if got := strings.Join(fields, ","); got != "program,role,minutes,started_at" {
 		t.Errorf("invalid fields = %s, want program,role,minutes,started_at", got)
 	}
-	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	future := now.Add(time.Hour).Format(time.RFC3339)
 	res = e.do("POST", path, nurseToken, map[string]any{"program": "rpm", "started_at": future, "minutes": 5})
 	if res.status != http.StatusUnprocessableEntity {
 		t.Errorf("entry ending in the future: status %d, want 422", res.status)
 	}
-	res = e.do("POST", path, nurseToken, map[string]any{"program": "rpm", "started_at": "2026-03-05T10:00:00Z", "minutes": 5, "staff_id": colleague.ID})
+	old := now.AddDate(-1, 0, -1).Format(time.DateOnly) + "T10:00:00Z"
+	res = e.do("POST", path, nurseToken, map[string]any{"program": "rpm", "started_at": old, "minutes": 5})
+	if res.status != http.StatusUnprocessableEntity {
+		t.Fatalf("entry of more than a year ago: status %d, want 422: %s", res.status, res.body)
+	}
+	want := old + " is more than a year ago, past Medicare's filing limit; check the year"
+	if errs := res.problem(t).Errors; len(errs) != 1 || errs[0].Field != "started_at" || errs[0].Message != want {
+		t.Errorf("entry of more than a year ago: errors %+v, want started_at: %s", errs, want)
+	}
+	res = e.do("POST", path, nurseToken, map[string]any{"program": "rpm", "started_at": day + "T10:00:00Z", "minutes": 5, "staff_id": colleague.ID})
 	if res.status != http.StatusForbidden {
 		t.Errorf("clinician logging a colleague's time: status %d, want 403", res.status)
 	}
 	res = e.do("POST", path, adminToken, map[string]any{"entry_id": "e2", "program": "99091", "role": "physician",
-		"started_at": "2026-03-06T10:00:00Z", "minutes": 15, "staff_id": colleague.ID})
+		"started_at": nextDay + "T10:00:00Z", "minutes": 15, "staff_id": colleague.ID})
 	if res.status != http.StatusCreated {
 		t.Fatalf("administrator logging a colleague's time: status %d: %s", res.status, res.body)
 	}
-	if res := e.do("POST", path, clerkToken, map[string]any{"program": "rpm", "started_at": "2026-03-05T10:00:00Z", "minutes": 5}); res.status != http.StatusForbidden {
+	if res := e.do("POST", path, clerkToken, map[string]any{"program": "rpm", "started_at": day + "T10:00:00Z", "minutes": 5}); res.status != http.StatusForbidden {
 		t.Errorf("billing user logging time: status %d, want 403", res.status)
 	}
 
