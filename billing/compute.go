@@ -68,12 +68,13 @@ type Report struct {
 // patient's local date, which closes periods).
 func Compute(in Inputs, m Month, cfg Config, today Date) Report {
 	cfg = cfg.withDefaults()
+	firstDay, hasFirstDay := in.firstReadingDay()
 	if in.Location == nil {
 		in.Location = time.UTC
 	}
 	rep := Report{PatientID: in.PatientID, Timezone: in.Location.String(), Periods: []DevicePeriod{}}
 	days := sortedDays(in.Days)
-	start, ok := episodeStart(in, days)
+	start, ok := episodeStart(in, days, firstDay, hasFirstDay)
 	if ok {
 		rep.EpisodeStart = &start
 		rep.Periods = periodsFor(start, days, in, m, today)
@@ -102,16 +103,32 @@ func sortedDays(days []DayRecord) []DayRecord {
 }
 
 // episodeStart anchors device periods at the enrollment date, else at the
-// first day with data. Periods are never slid or stretched to reach 16
+// local date of the first qualifying reading to arrive, else at the
+// earliest day with data. Periods are never slid or stretched to reach 16
 // days.
-func episodeStart(in Inputs, days []DayRecord) (Date, bool) {
-	if in.HasEpisodeStart {
+func episodeStart(in Inputs, days []DayRecord, firstDay Date, hasFirstDay bool) (Date, bool) {
+	switch {
+	case in.HasEpisodeStart:
 		return in.EpisodeStart, true
+	case hasFirstDay:
+		return firstDay, true
+	case len(days) > 0:
+		return days[0].Date, true
 	}
-	if len(days) == 0 {
+	return 0, false
+}
+
+// firstReadingDay is the local date of FirstReading: in the patient's
+// zone, else in the reading's own, as days with data are counted.
+func (in Inputs) firstReadingDay() (Date, bool) {
+	if !in.HasFirstReading {
 		return 0, false
 	}
-	return days[0].Date, true
+	zone := in.Location
+	if zone == nil {
+		zone = in.FirstReading.Location()
+	}
+	return DateOf(in.FirstReading, zone), true
 }
 
 // PeriodOf returns the index and bounds of the device period that holds d,

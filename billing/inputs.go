@@ -98,6 +98,13 @@ type Inputs struct {
 	// episode starts on the first day with data.
 	EpisodeStart    Date
 	HasEpisodeStart bool
+	// FirstReading is when the first qualifying reading to arrive was
+	// measured, in that reading's own zone. Without an enrollment date,
+	// its local date starts the episode, and a reading that arrives later
+	// but was measured earlier never moves it: that would slide periods
+	// that staff may have billed.
+	FirstReading    time.Time
+	HasFirstReading bool
 	// Days are the distinct dates with qualifying readings, in any order.
 	Days    []DayRecord
 	Entries []TimeEntry

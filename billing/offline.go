@@ -16,11 +16,20 @@ type PatientInfo struct {
 // Assemble gathers one patient's inputs from the observations of their
 // accepted, distinct readings, their time entries and the claims of
 // other practitioners.
+// obs must be in arrival order, as the engine reads them, since the first
+// qualifying one can start the episode.
 func Assemble(p PatientInfo, obs []Observation, entries []TimeEntry, claims []Claim) Inputs {
-	return Inputs{
+	in := Inputs{
 		PatientID: p.ID, Location: p.Location, EpisodeStart: p.EpisodeStart, HasEpisodeStart: p.HasEpisodeStart,
 		Days: DaysOf(obs, p.Location), Entries: entries, Claims: claims,
 	}
+	for _, o := range obs {
+		if o.Qualifies() {
+			in.FirstReading, in.HasFirstReading = o.MeasuredAt.In(o.zone(nil)), true
+			break
+		}
+	}
+	return in
 }
 
 // Today returns the current date in the patient's zone, UTC when unknown.

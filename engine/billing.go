@@ -50,18 +50,27 @@ func zoneOr(v *patientView, fallback *time.Location) *time.Location {
 	return time.UTC
 }
 
-// episodeStart returns the enrollment date, else the first day with data,
-// and whether the patient has either.
+// episodeStart returns the enrollment date, else the local date of the
+// first qualifying reading to arrive, and whether the patient has either.
 func episodeStart(v *patientView) (billing.Date, bool) {
 	if v.profile != nil && v.profile.EnrollmentDate != "" {
 		if d, err := billing.ParseDate(v.profile.EnrollmentDate); err == nil {
 			return d, true
 		}
 	}
-	if v.record.HasFirstDay {
-		return billing.Date(v.record.FirstDay), true
+	if anchor, ok := v.record.anchor(); ok {
+		return billing.DateOf(anchor, zoneOr(v, anchor.Location())), true
 	}
 	return 0, false
+}
+
+// anchor returns the measured time of the first qualifying reading to
+// arrive, in its own offset.
+func (r *patientRecord) anchor() (time.Time, bool) {
+	if !r.HasAnchor {
+		return time.Time{}, false
+	}
+	return time.Unix(r.AnchorAt, 0).In(time.FixedZone("", int(r.AnchorOffset))), true
 }
 
 // markMonths records that the months overlapping [from, to] need their
@@ -103,11 +112,16 @@ func (p *Processor) recordBillingDay(v *patientView, r *vytalwatch.Reading) erro
 	} else if !r.EstimatedTime {
 		next &^= state.DayEstimated
 	}
-	if !v.record.HasFirstDay || int32(date) < v.record.FirstDay {
-		if v.record.HasFirstDay && (v.profile == nil || v.profile.EnrollmentDate == "") {
-			// An earlier first day moves every device period.
-			p.markMonths(v.id, date, billing.Date(v.record.LastDay))
+	if !v.record.HasAnchor {
+		own := obs.Location
+		if own == nil {
+			own = time.UTC
 		}
+		_, offset := r.MeasuredAt.In(own).Zone()
+		v.record.AnchorAt, v.record.AnchorOffset, v.record.HasAnchor = r.MeasuredAt.Unix(), int32(offset), true
+		v.dirty = true
+	}
+	if !v.record.HasFirstDay || int32(date) < v.record.FirstDay {
 		v.record.FirstDay, v.record.HasFirstDay = int32(date), true
 		v.dirty = true
 	}
@@ -204,6 +218,7 @@ func (p *Processor) markAllMonths(v *patientView) error {
 // billingInputs loads a patient's billing inputs from the store.
 func (p *Processor) billingInputs(v *patientView) (billing.Inputs, error) {
 	in := billing.Inputs{PatientID: v.id, Location: patientZone(v)}
+	in.FirstReading, in.HasFirstReading = v.record.anchor()
 	if v.profile != nil && v.profile.EnrollmentDate != "" {
 		if d, err := billing.ParseDate(v.profile.EnrollmentDate); err == nil {
 			in.EpisodeStart, in.HasEpisodeStart = d, true

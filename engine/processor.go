@@ -51,6 +51,13 @@ type patientRecord struct {
 	FirstDay    int32 `json:"first_day,omitempty"`
 	LastDay     int32 `json:"last_day,omitempty"`
 	HasFirstDay bool  `json:"has_first_day,omitempty"`
+	// AnchorAt (Unix seconds) and AnchorOffset (seconds east of UTC) are
+	// when and in which offset the first qualifying reading to arrive was
+	// measured. Without an enrollment date it starts the episode, and it
+	// is set once.
+	AnchorAt     int64 `json:"anchor_at,omitempty"`
+	AnchorOffset int32 `json:"anchor_offset,omitempty"`
+	HasAnchor    bool  `json:"has_anchor,omitempty"`
 }
 
 // patientView is a patient's record and profile, loaded once per batch.
