@@ -156,7 +156,7 @@ func periodsFor(start Date, days []DayRecord, in Inputs, m Month, today Date) []
 			break
 		}
 	}
-	var out []DevicePeriod
+	out := []DevicePeriod{}
 	for idx := firstIdx; idx <= lastIdx; idx++ {
 		p := devicePeriod(start, idx, days, in, today)
 		p.Setup99453 = idx == setupIdx && p.Code != ""

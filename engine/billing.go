@@ -139,6 +139,10 @@ func (p *Processor) recordBillingDay(v *patientView, r *vytalwatch.Reading) erro
 		return nil
 	}
 	p.markMonths(v.id, first, last)
+	if date < start {
+		// The episode's first period flags readings before the start.
+		p.markMonths(v.id, start, start+billing.PeriodDays-1)
+	}
 	return p.batch.SetBillingDay(v.id, int32(date), next)
 }
 
