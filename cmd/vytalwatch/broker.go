@@ -26,7 +26,7 @@ func runBroker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	b, err := kafkatest.Start(kafkatest.Options{Port: *port, DataDir: *dataDir, Partitions: *partitions})
+	b, err := kafkatest.Start(kafkatest.Options{Port: *port, DataDir: *dataDir, Partitions: *partitions, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,9 @@
 package kafkatest
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -23,18 +25,29 @@ type Options struct {
 	// Partitions is the partition count of automatically created topics.
 	// Defaults to 8.
 	Partitions int
+	// Logger logs the removals of stale consumer group members and the
+	// failures to find or remove them. Defaults to slog.Default().
+	Logger *slog.Logger
 }
 
 // Broker is a running embedded broker.
 type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
+	// stopReaper stops the stale member reaper, and reaperDone is closed
+	// when it has stopped.
+	stopReaper context.CancelFunc
+	reaperDone chan struct{}
 }
 
-// Start starts a broker on 127.0.0.1.
+// Start starts a broker on 127.0.0.1, with a groupReaper that removes the
+// consumer group members that kfake never expires.
 func Start(opts Options) (*Broker, error) {
 	if opts.Partitions == 0 {
 		opts.Partitions = 8
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(1),
@@ -58,7 +71,16 @@ func Start(opts Options) (*Broker, error) {
 		cluster.Close()
 		return nil, fmt.Errorf("embedded kafka broker has no listener")
 	}
-	return &Broker{cluster: cluster, addr: addrs[0]}, nil
+
+	reaper := newGroupReaper(addrs[0], opts.Logger)
+	reaper.watch(cluster)
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{cluster: cluster, addr: addrs[0], stopReaper: cancel, reaperDone: make(chan struct{})}
+	go func() {
+		defer close(b.reaperDone)
+		reaper.run(ctx)
+	}()
+	return b, nil
 }
 
 // Addr returns the broker's host:port.
@@ -68,4 +90,8 @@ func (b *Broker) Addr() string { return b.addr }
 func (b *Broker) Brokers() []string { return []string{b.addr} }
 
 // Close stops the broker.
-func (b *Broker) Close() { b.cluster.Close() }
+func (b *Broker) Close() {
+	b.stopReaper()
+	<-b.reaperDone
+	b.cluster.Close()
+}
