@@ -271,7 +271,7 @@ func (s *Server) handleRejectBillingMonth(w http.ResponseWriter, r *http.Request
 		return
 	}
 	p := principalFrom(r.Context())
-	if _, err := s.db.RejectBillingMonth(r.Context(), m, patientID, p.UserID, req.EventID, req.Reason); err != nil {
+	if _, err := s.db.RejectBillingMonth(r.Context(), m, patientID, p.UserID, req.EventID, req.Reason, true); err != nil {
 		s.fail(w, r, reviewError(err, m, patientID, req.EventID))
 		return
 	}

@@ -21,6 +21,10 @@ const (
 // longer the month's newest.
 var ErrBillingChanged = errors.New("store: the billing month has a newer snapshot")
 
+// ErrBillingApproved is returned when a rejection that may not drop an
+// approval finds the month approved or in correction.
+var ErrBillingApproved = errors.New("store: the billing month has an approval")
+
 // BillingMonth is one patient's month: the engine's newest eligibility
 // snapshot and its review.
 type BillingMonth struct {
@@ -33,6 +37,9 @@ type BillingMonth struct {
 	// Flags are the report's flags for the month: those of its management
 	// figures and of the device periods that end in the month.
 	Flags []string `json:"flags"`
+	// Timezone is the IANA zone of the newest report. The report's dates
+	// are the patient's local dates in this zone. Listings carry it too.
+	Timezone string `json:"timezone"`
 	// Report is the newest snapshot's report. Listings leave it out.
 	Report    *billing.Report   `json:"report,omitempty"`
 	Approval  *BillingApproval  `json:"approval,omitempty"`
@@ -50,6 +57,9 @@ type BillingApproval struct {
 	By      string          `json:"approved_by"`
 	ByEmail string          `json:"approved_by_email"`
 	At      time.Time       `json:"approved_at"`
+	// Timezone is the IANA zone of the approved report. Listings carry it
+	// too.
+	Timezone string `json:"timezone"`
 }
 
 // BillingRejection is the rejection of a month: by whom, when and why.

@@ -154,6 +154,10 @@ type Billing interface {
 	// reports, and whether more rows follow.
 	ListBillingMonths(ctx context.Context, f BillingFilter) ([]BillingMonth, bool, error)
 	GetBillingMonth(ctx context.Context, m billing.Month, patientID string) (BillingMonth, error)
+	// BillingMonthsOf returns the month's rows of the given patients by
+	// patient id, without the reports. A patient without a row is left
+	// out.
+	BillingMonthsOf(ctx context.Context, m billing.Month, patientIDs []string) ([]BillingMonth, error)
 	// ApprovedBillingMonths returns a month's rows that have an approval,
 	// for export.
 	ApprovedBillingMonths(ctx context.Context, m billing.Month) ([]BillingMonth, error)
@@ -163,10 +167,13 @@ type Billing interface {
 	// or ErrBillingChanged is returned. Approving an approved month is
 	// ErrConflict.
 	ApproveBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID string) (BillingMonth, error)
-	// RejectBillingMonth marks the month rejected with a reason. eventID
-	// works as for ApproveBillingMonth, and rejecting a rejected month is
-	// ErrConflict.
-	RejectBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID, reason string) (BillingMonth, error)
+	// RejectBillingMonth marks the month rejected with a reason and drops
+	// its approval. eventID works as for ApproveBillingMonth, and
+	// rejecting a rejected month is ErrConflict. Without dropApproval, a
+	// month that is approved or a correction is ErrBillingApproved, so a
+	// caller that checked no second factor cannot undo an approval that
+	// arrived after its own check.
+	RejectBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID, reason string, dropApproval bool) (BillingMonth, error)
 }
 
 // TimeEntries stores the care time staff log for billing.

@@ -13,7 +13,9 @@ import (
 
 // billingColumns are the columns scanBillingMonth reads. The %s takes
 // the two reports, withReports, or NULLs for listings, withoutReports.
+// The reports' time zones are read on their own, so listings have them.
 const billingColumns = `b.patient_id, b.month, b.status, b.event_id, b.computed_at, b.lines, b.flags, %s,
+	coalesce(b.report->>'timezone', ''), coalesce(b.approved_report->>'timezone', ''),
 	b.approved_event_id, b.approved_lines, b.approved_by::text, coalesce(ua.email, ''), b.approved_at,
 	b.rejected_by::text, coalesce(ur.email, ''), b.rejected_at, coalesce(b.reject_reason, ''), b.updated_at
 	FROM billing_months b LEFT JOIN users ua ON ua.id = b.approved_by LEFT JOIN users ur ON ur.id = b.rejected_by`
@@ -34,9 +36,10 @@ func scanBillingMonth(row pgx.Row) (store.BillingMonth, error) {
 		approvedAt, rejAt  *time.Time
 		approvedEmail, rej string
 		reason             string
+		approvedTimezone   string
 	)
 	err := row.Scan(&b.PatientID, &month, &b.Status, &b.EventID, &b.ComputedAt, &b.Lines, &b.Flags, &b.Report, &approvedReport,
-		&approvedEventID, &approvedLines, &approvedBy, &approvedEmail, &approvedAt,
+		&b.Timezone, &approvedTimezone, &approvedEventID, &approvedLines, &approvedBy, &approvedEmail, &approvedAt,
 		&rejBy, &rej, &rejAt, &reason, &b.UpdatedAt)
 	if err != nil {
 		return b, notFound(err)
@@ -44,7 +47,7 @@ func scanBillingMonth(row pgx.Row) (store.BillingMonth, error) {
 	b.Month = billing.Month{Year: month.Year(), Month: month.Month()}
 	if approvedAt != nil {
 		b.Approval = &store.BillingApproval{EventID: deref(approvedEventID), Lines: approvedLines, Report: approvedReport,
-			By: deref(approvedBy), ByEmail: approvedEmail, At: *approvedAt}
+			By: deref(approvedBy), ByEmail: approvedEmail, At: *approvedAt, Timezone: approvedTimezone}
 	}
 	if rejAt != nil {
 		b.Rejection = &store.BillingRejection{By: deref(rejBy), ByEmail: rej, At: *rejAt, Reason: reason}
@@ -98,6 +101,21 @@ func (db *DB) GetBillingMonth(ctx context.Context, m billing.Month, patientID st
 		monthDate(m), patientID))
 }
 
+// BillingMonthsOf returns the month's rows of the given patients by
+// patient id, without the reports. A patient without a row is left out.
+func (db *DB) BillingMonthsOf(ctx context.Context, m billing.Month, patientIDs []string) ([]store.BillingMonth, error) {
+	rows, err := db.pool.Query(ctx, fmt.Sprintf(`SELECT `+billingColumns+` WHERE b.month = $1 AND b.patient_id = ANY($2)
+		ORDER BY b.patient_id COLLATE "C"`, withoutReports), monthDate(m), patientIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read billing months of %d patients: %w", len(patientIDs), err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.BillingMonth, error) { return scanBillingMonth(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read billing months of %d patients: %w", len(patientIDs), err)
+	}
+	return out, nil
+}
+
 // ApprovedBillingMonths returns a month's rows that have an approval, by
 // patient id and without the reports, for export: approved rows and
 // corrections, whose Approval keeps the approved lines.
@@ -115,7 +133,7 @@ func (db *DB) ApprovedBillingMonths(ctx context.Context, m billing.Month) ([]sto
 // snapshot must still be that one, or store.ErrBillingChanged is returned.
 // Approving an approved month returns store.ErrConflict.
 func (db *DB) ApproveBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID string) (store.BillingMonth, error) {
-	err := db.reviewBillingMonth(ctx, m, patientID, eventID, store.BillingApproved, func(tx pgx.Tx) error {
+	err := db.reviewBillingMonth(ctx, m, patientID, eventID, store.BillingApproved, func(tx pgx.Tx, _ string) error {
 		_, err := tx.Exec(ctx, `UPDATE billing_months SET status = 'approved', approved_event_id = event_id,
 			approved_report = report, approved_lines = lines, approved_by = $3, approved_at = now(),
 			rejected_by = NULL, rejected_at = NULL, reject_reason = NULL, updated_at = now()
@@ -134,9 +152,15 @@ func (db *DB) ApproveBillingMonth(ctx context.Context, m billing.Month, patientI
 // RejectBillingMonth marks the month rejected by the user with a reason,
 // and drops an earlier approval, so the month is not exported. eventID
 // works as for ApproveBillingMonth. Rejecting a rejected month returns
-// store.ErrConflict.
-func (db *DB) RejectBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID, reason string) (store.BillingMonth, error) {
-	err := db.reviewBillingMonth(ctx, m, patientID, eventID, store.BillingRejected, func(tx pgx.Tx) error {
+// store.ErrConflict. Without dropApproval, a month that is approved or a
+// correction returns store.ErrBillingApproved. The status is read under
+// the row lock, so this also catches an approval committed after the
+// caller's own check.
+func (db *DB) RejectBillingMonth(ctx context.Context, m billing.Month, patientID, userID, eventID, reason string, dropApproval bool) (store.BillingMonth, error) {
+	err := db.reviewBillingMonth(ctx, m, patientID, eventID, store.BillingRejected, func(tx pgx.Tx, current string) error {
+		if !dropApproval && (current == store.BillingApproved || current == store.BillingCorrection) {
+			return fmt.Errorf("reject billing month that is %s: %w", current, store.ErrBillingApproved)
+		}
 		_, err := tx.Exec(ctx, `UPDATE billing_months SET status = 'rejected', rejected_by = $3, rejected_at = now(),
 			reject_reason = $4, approved_event_id = NULL, approved_report = NULL, approved_lines = NULL,
 			approved_by = NULL, approved_at = NULL, updated_at = now()
@@ -153,8 +177,8 @@ func (db *DB) RejectBillingMonth(ctx context.Context, m billing.Month, patientID
 }
 
 // reviewBillingMonth locks the month's row, checks that it may move to
-// status, and runs change.
-func (db *DB) reviewBillingMonth(ctx context.Context, m billing.Month, patientID, eventID, status string, change func(pgx.Tx) error) error {
+// status, and runs change with the row's current status.
+func (db *DB) reviewBillingMonth(ctx context.Context, m billing.Month, patientID, eventID, status string, change func(tx pgx.Tx, current string) error) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
 		var current, currentEvent string
 		err := tx.QueryRow(ctx, `SELECT status, event_id FROM billing_months WHERE month = $1 AND patient_id = $2 FOR UPDATE`,
@@ -168,7 +192,7 @@ func (db *DB) reviewBillingMonth(ctx context.Context, m billing.Month, patientID
 		if current == status {
 			return fmt.Errorf("billing month is already %s: %w", status, store.ErrConflict)
 		}
-		return change(tx)
+		return change(tx, current)
 	})
 }
 

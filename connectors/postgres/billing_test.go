@@ -260,14 +260,14 @@ func TestBillingRejectionReopensOnChange(t *testing.T) {
 	if _, err := db.ApproveBillingMonth(ctx, march, "p1", clerk.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	rejected, err := db.RejectBillingMonth(ctx, march, "p1", clerk.ID, "", "no consent on file")
+	rejected, err := db.RejectBillingMonth(ctx, march, "p1", clerk.ID, "", "no consent on file", true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rejected.Status != store.BillingRejected || rejected.Approval != nil || rejected.Rejection == nil || rejected.Rejection.Reason != "no consent on file" {
 		t.Errorf("rejected = %+v, want rejected with the reason and no approval", rejected)
 	}
-	if _, err := db.RejectBillingMonth(ctx, march, "p1", clerk.ID, "", "again"); !errors.Is(err, store.ErrConflict) {
+	if _, err := db.RejectBillingMonth(ctx, march, "p1", clerk.ID, "", "again", true); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second rejection: err %v, want ErrConflict", err)
 	}
 
@@ -350,5 +350,146 @@ func TestBillingSnapshotFlagsOfMonth(t *testing.T) {
 	}
 	if len(got.Lines) > 0 && strings.Join(got.Lines[0].Flags, ",") != "estimated_timestamps" {
 		t.Errorf("99454 line flags = %v, want estimated_timestamps", got.Lines[0].Flags)
+	}
+}
+
+func TestBillingRejectKeepsApprovalUnlessDropped(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	clerk := newUser(t, db, "clerk@example.org", "billing")
+	applySnapshot(t, db, "p1", 15, t0, 1)
+	applySnapshot(t, db, "p2", 15, t0, 2)
+	if _, err := db.ApproveBillingMonth(ctx, march, "p1", clerk.ID, "snap-p1-15"); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := db.RejectBillingMonth(ctx, march, "p1", clerk.ID, "snap-p1-15", "duplicate", false)
+	if !errors.Is(err, store.ErrBillingApproved) {
+		t.Errorf("reject of an approved month without dropApproval: err %v, want ErrBillingApproved", err)
+	}
+	if got := getMonth(t, db, "p1"); got.Status != store.BillingApproved || got.Approval == nil || got.Rejection != nil {
+		t.Errorf("after the refused rejection p1 = %s approval %+v rejection %+v, want approved", got.Status, got.Approval, got.Rejection)
+	}
+
+	// A correction keeps its approval the same way.
+	applySnapshot(t, db, "p1", 16, t0.Add(time.Hour), 3)
+	_, err = db.RejectBillingMonth(ctx, march, "p1", clerk.ID, "snap-p1-16", "duplicate", false)
+	if !errors.Is(err, store.ErrBillingApproved) {
+		t.Errorf("reject of a correction without dropApproval: err %v, want ErrBillingApproved", err)
+	}
+	if got := getMonth(t, db, "p1"); got.Status != store.BillingCorrection || got.Approval == nil {
+		t.Errorf("after the refused rejection p1 = %s approval %+v, want correction with its approval", got.Status, got.Approval)
+	}
+	reviews, err := db.BillingReviews(ctx, march, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reviews) != 1 || reviews[0].Action != "approve" {
+		t.Errorf("reviews = %+v, want only the approval", reviews)
+	}
+
+	rejected, err := db.RejectBillingMonth(ctx, march, "p1", clerk.ID, "snap-p1-16", "duplicate", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rejected.Status != store.BillingRejected || rejected.Approval != nil {
+		t.Errorf("rejected with dropApproval = %s approval %+v, want rejected without approval", rejected.Status, rejected.Approval)
+	}
+	// A pending month needs no dropApproval.
+	pending, err := db.RejectBillingMonth(ctx, march, "p2", clerk.ID, "snap-p2-15", "no consent on file", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending.Status != store.BillingRejected {
+		t.Errorf("pending month rejected without dropApproval = %s, want rejected", pending.Status)
+	}
+}
+
+// applyZonedSnapshot stores a March snapshot of a patient in zone with 16
+// days with readings from 1 March, event id snap-<patient>-<zone>.
+func applyZonedSnapshot(t *testing.T, db *postgres.DB, patient, zone string, offset int64) {
+	t.Helper()
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := billing.Inputs{PatientID: patient, Location: loc, EpisodeStart: march.First(), HasEpisodeStart: true}
+	for i := range 16 {
+		in.Days = append(in.Days, billing.DayRecord{Date: march.First() + billing.Date(i)})
+	}
+	data, err := json.Marshal(billing.Snapshot{EventID: "snap-" + patient + "-" + zone, Kind: billing.SnapshotKind, PatientID: patient,
+		Month: march, Report: billing.Compute(in, march, billing.Config{}, 0), ComputedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ApplyBillingEvents(context.Background(), []engine.Message{{Offset: offset, Value: data}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// monthZones returns the rows as "patient zone approved-zone" strings,
+// with - for a row without approval.
+func monthZones(rows []store.BillingMonth) string {
+	var parts []string
+	for _, b := range rows {
+		approved := "-"
+		if b.Approval != nil {
+			approved = b.Approval.Timezone
+		}
+		parts = append(parts, b.PatientID+" "+b.Timezone+" "+approved)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func TestBillingMonthsOfPatientsWithZones(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	clerk := newUser(t, db, "clerk@example.org", "billing")
+	applyZonedSnapshot(t, db, "p3", "UTC", 1)
+	applyZonedSnapshot(t, db, "p1", "America/New_York", 2)
+	applyZonedSnapshot(t, db, "p2", "Asia/Tokyo", 3)
+	if _, err := db.ApproveBillingMonth(ctx, march, "p1", clerk.ID, "snap-p1-America/New_York"); err != nil {
+		t.Fatal(err)
+	}
+
+	rows, err := db.BillingMonthsOf(ctx, march, []string{"p3", "missing", "p1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := monthZones(rows), "p1 America/New_York America/New_York, p3 UTC -"; got != want {
+		t.Errorf("BillingMonthsOf = %s, want %s", got, want)
+	}
+	for _, b := range rows {
+		if b.Report != nil || (b.Approval != nil && b.Approval.Report != nil) {
+			t.Errorf("BillingMonthsOf %s carries a report, want none", b.PatientID)
+		}
+	}
+	if len(rows) > 0 && lineCodes(rows[0].Lines) != "99454 x1 days=16, 99453 x1 days=16" {
+		t.Errorf("p1 lines = %s, want 99454 and 99453 for 16 days", lineCodes(rows[0].Lines))
+	}
+	april := billing.Month{Year: 2026, Month: time.April}
+	if rows, err := db.BillingMonthsOf(ctx, april, []string{"p1"}); err != nil || len(rows) != 0 {
+		t.Errorf("BillingMonthsOf April = %d rows, err %v, want none", len(rows), err)
+	}
+
+	// Listings, reads and exports carry the zones too.
+	page, _, err := db.ListBillingMonths(ctx, store.BillingFilter{Month: march, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := monthZones(page), "p1 America/New_York America/New_York, p2 Asia/Tokyo -, p3 UTC -"; got != want {
+		t.Errorf("listing = %s, want %s", got, want)
+	}
+	if got := getMonth(t, db, "p2"); got.Timezone != "Asia/Tokyo" || got.Report == nil || got.Report.Timezone != "Asia/Tokyo" {
+		t.Errorf("p2 zone = %q with report %+v, want Asia/Tokyo", got.Timezone, got.Report)
+	}
+	exported, err := db.ApprovedBillingMonths(ctx, march)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := monthZones(exported), "p1 America/New_York America/New_York"; got != want {
+		t.Errorf("export rows = %s, want %s", got, want)
 	}
 }
