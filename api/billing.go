@@ -177,6 +177,9 @@ func reviewError(err error, m billing.Month, patientID, eventID string) error {
 	case errors.Is(err, store.ErrBillingChanged):
 		return problemf(probConflict, "the billing month %s of patient %s has a newer snapshot than event_id %s; "+
 			"reload it with GET /v1/billing/months/%s/patients/%s and review it again", m, patientID, eventID, m, patientID)
+	case errors.Is(err, store.ErrBillingApproved):
+		return problemf(probConflict, "the billing month %s of patient %s was approved after you loaded it, and rejecting an approval needs "+
+			"a current TOTP code in the %s header; reload it and reject it again with a code", m, patientID, totpHeader)
 	case errors.Is(err, store.ErrConflict):
 		return problemf(probConflict, "the billing month %s of patient %s was reviewed at the same time; reload it and check its status", m, patientID)
 	case errors.Is(err, store.ErrNotFound):
@@ -237,6 +240,10 @@ func (s *Server) handleApproveBillingMonth(w http.ResponseWriter, r *http.Reques
 
 // handleRejectBillingMonth rejects the month's newest snapshot with a
 // reason. It drops an earlier approval, so the month leaves the export.
+// Rejecting a month that is approved or a correction needs a fresh TOTP
+// check, as approving does, because it undoes an approval. A pending month
+// is rejected without one, and a code sent with it is neither checked nor
+// used up.
 func (s *Server) handleRejectBillingMonth(w http.ResponseWriter, r *http.Request) {
 	m, err := parseMonthParam(r)
 	if err != nil {
@@ -270,12 +277,20 @@ func (s *Server) handleRejectBillingMonth(w http.ResponseWriter, r *http.Request
 		s.fail(w, r, err)
 		return
 	}
+	entry := billingMonthAudit("billing.month.reject", m, patientID)
+	dropApproval := current.Status == store.BillingApproved || current.Status == store.BillingCorrection
+	if dropApproval {
+		if err := s.requireFreshTOTP(r); err != nil {
+			s.failAudited(w, r, entry, err)
+			return
+		}
+	}
 	p := principalFrom(r.Context())
-	if _, err := s.db.RejectBillingMonth(r.Context(), m, patientID, p.UserID, req.EventID, req.Reason, true); err != nil {
+	if _, err := s.db.RejectBillingMonth(r.Context(), m, patientID, p.UserID, req.EventID, req.Reason, dropApproval); err != nil {
 		s.fail(w, r, reviewError(err, m, patientID, req.EventID))
 		return
 	}
-	s.respondReviewed(w, r, billingMonthAudit("billing.month.reject", m, patientID), m, patientID)
+	s.respondReviewed(w, r, entry, m, patientID)
 }
 
 // respondReviewed audits a review and responds with the month as it now

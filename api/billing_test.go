@@ -315,7 +315,8 @@ func TestBillingApproveNeedsFreshTOTP(t *testing.T) {
 	if res := e.do("POST", path, e.token, approve, "X-TOTP-Code", code); res.status != http.StatusOK {
 		t.Fatalf("approve with a fresh code: status %d: %s", res.status, res.body)
 	}
-	res = e.do("POST", "/v1/billing/months/2026-03/patients/p1/reject", e.token, map[string]string{"event_id": "snap-p1-16", "reason": "duplicate"})
+	res = e.do("POST", "/v1/billing/months/2026-03/patients/p1/reject", e.token, map[string]string{"event_id": "snap-p1-16", "reason": "duplicate"},
+		"X-TOTP-Code", e.clock.nextCode(t, e.secret))
 	if res.status != http.StatusOK {
 		t.Fatalf("reject: status %d: %s", res.status, res.body)
 	}
@@ -333,6 +334,113 @@ func TestBillingApproveNeedsFreshTOTP(t *testing.T) {
 	}
 	if denied != 4 {
 		t.Errorf("%d denied approvals audited, want 4 (not enrolled, no code, wrong code, used code)", denied)
+	}
+}
+
+func TestBillingRejectOfApprovalNeedsFreshTOTP(t *testing.T) {
+	t.Parallel()
+	e := newBillingEnv(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 4, 1, 6, 0, 0, 0, time.UTC)
+	for i, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
+		seedSnapshot(t, e.env, p, 15, t0, int64(i))
+	}
+	for _, p := range []string{"p1", "p5"} {
+		if _, err := e.db.ApproveBillingMonth(ctx, march, p, e.clerk.ID, "snap-"+p+"-15"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A late reading turns p5 into a correction.
+	seedSnapshot(t, e.env, "p5", 16, t0.Add(time.Hour), 5)
+	reject := func(patient, eventID string, headers ...string) response {
+		t.Helper()
+		return e.do("POST", "/v1/billing/months/2026-03/patients/"+patient+"/reject", e.token,
+			map[string]string{"event_id": eventID, "reason": "no consent on file"}, headers...)
+	}
+	status := func(patient string) string {
+		t.Helper()
+		b, err := e.db.GetBillingMonth(ctx, march, patient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Status
+	}
+
+	// An approval and a correction need a code to be rejected.
+	res := reject("p1", "snap-p1-15")
+	if res.status != http.StatusUnauthorized {
+		t.Fatalf("reject of an approval without a code: status %d, want 401: %s", res.status, res.body)
+	}
+	if p := res.problem(t); p.Type != "https://vytalwatch.dev/problems/totp-required" || !strings.Contains(p.Detail, "X-TOTP-Code") {
+		t.Errorf("problem = %s %q, want totp-required naming X-TOTP-Code", p.Type, p.Detail)
+	}
+	res = reject("p1", "snap-p1-15", "X-TOTP-Code", wrongCode(t, e.secret, e.clock.Now()))
+	if res.status != http.StatusUnauthorized || !strings.Contains(res.problem(t).Detail, "wrong, expired or already used") {
+		t.Errorf("reject of an approval with a wrong code: status %d %s, want 401 wrong, expired or already used", res.status, res.body)
+	}
+	if res := reject("p5", "snap-p5-16"); res.status != http.StatusUnauthorized {
+		t.Errorf("reject of a correction without a code: status %d, want 401: %s", res.status, res.body)
+	}
+	if got := status("p1"); got != "approved" {
+		t.Errorf("after refused rejections p1 is %s, want approved", got)
+	}
+	if got := status("p5"); got != "correction" {
+		t.Errorf("after a refused rejection p5 is %s, want correction", got)
+	}
+	want := "month,patient_id,status,code,units,period_start,period_end,days_with_readings,minutes,flags,approved_event_id,approved_by,approved_at\n" +
+		"2026-03,p1,approved,99445,1,2026-03-01,2026-03-30,15,,,snap-p1-15,clerk@example.org,"
+	if res := e.do("GET", "/v1/billing/months/2026-03/export.csv", e.token, nil); !strings.HasPrefix(string(res.body), want) {
+		t.Errorf("export after refused rejections =\n%s\nwant it to start with\n%s", res.body, want)
+	}
+
+	// A user without TOTP is told how to enroll.
+	e.user("plain@example.org", "billing")
+	plain := e.login("plain@example.org", "").AccessToken
+	res = e.do("POST", "/v1/billing/months/2026-03/patients/p1/reject", plain, map[string]string{"event_id": "snap-p1-15", "reason": "x"})
+	if res.status != http.StatusForbidden || !strings.Contains(res.problem(t).Detail, "POST /v1/auth/totp/enroll") {
+		t.Errorf("reject of an approval without TOTP enrolled: status %d %s, want 403 with how to enroll", res.status, res.body)
+	}
+
+	// Pending months are rejected without a code, and a code sent along
+	// is not used up: it approves p4 afterwards.
+	if res := reject("p2", "snap-p2-15"); res.status != http.StatusOK {
+		t.Errorf("reject of a pending month without a code: status %d: %s", res.status, res.body)
+	}
+	code := e.clock.nextCode(t, e.secret)
+	if res := reject("p3", "snap-p3-15", "X-TOTP-Code", code); res.status != http.StatusOK {
+		t.Errorf("reject of a pending month with a code: status %d: %s", res.status, res.body)
+	}
+	res = e.do("POST", "/v1/billing/months/2026-03/patients/p4/approve", e.token, map[string]string{"event_id": "snap-p4-15"}, "X-TOTP-Code", code)
+	if res.status != http.StatusOK {
+		t.Errorf("approve with the code sent to a pending rejection: status %d, want 200: %s", res.status, res.body)
+	}
+
+	// With a fresh code, the approval and the correction are rejected.
+	res = reject("p1", "snap-p1-15", "X-TOTP-Code", e.clock.nextCode(t, e.secret))
+	if res.status != http.StatusOK {
+		t.Fatalf("reject of an approval with a fresh code: status %d: %s", res.status, res.body)
+	}
+	var rejected billingDetail
+	res.decode(t, &rejected)
+	if rejected.Status != "rejected" || rejected.Approval != nil || rejected.Rejection == nil || rejected.Rejection.Reason != "no consent on file" {
+		t.Errorf("rejected p1 = %s approval %+v rejection %+v, want rejected for no consent on file", rejected.Status, rejected.Approval, rejected.Rejection)
+	}
+	if res := reject("p5", "snap-p5-16", "X-TOTP-Code", e.clock.nextCode(t, e.secret)); res.status != http.StatusOK {
+		t.Errorf("reject of a correction with a fresh code: status %d: %s", res.status, res.body)
+	}
+	if got := status("p5"); got != "rejected" {
+		t.Errorf("p5 is %s, want rejected", got)
+	}
+
+	var actions []string
+	for _, r := range e.auditRecords() {
+		if r.Action == "billing.month.reject" {
+			actions = append(actions, *r.PatientID+" "+r.Outcome)
+		}
+	}
+	wantActions := "p1 denied, p1 denied, p5 denied, p1 denied, p2 allowed, p3 allowed, p1 allowed, p5 allowed"
+	if got := strings.Join(actions, ", "); got != wantActions {
+		t.Errorf("reject audit = %s, want %s", got, wantActions)
 	}
 }
 
