@@ -45,9 +45,9 @@ func parseMonthParam(r *http.Request) (billing.Month, error) {
 // billingPage is one page of a month's billing rows. NextCursor is absent
 // on the last page.
 type billingPage struct {
-	Month      billing.Month        `json:"month"`
-	Items      []store.BillingMonth `json:"items"`
-	NextCursor string               `json:"next_cursor,omitempty"`
+	Month      billing.Month `json:"month"`
+	Items      []billingRow  `json:"items"`
+	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
 // handleListBillingMonths lists a month's rows by patient id, without the
@@ -84,7 +84,7 @@ func (s *Server) handleListBillingMonths(w http.ResponseWriter, r *http.Request)
 		s.fail(w, r, err)
 		return
 	}
-	page := billingPage{Month: m, Items: nonNil(rows)}
+	page := billingPage{Month: m, Items: s.periodClock().rows(rows)}
 	if more {
 		page.NextCursor = encodePatientCursor(rows[len(rows)-1].PatientID)
 	}
@@ -93,13 +93,13 @@ func (s *Server) handleListBillingMonths(w http.ResponseWriter, r *http.Request)
 
 // billingMonthDetail is one patient's month with its review history.
 type billingMonthDetail struct {
-	store.BillingMonth
+	billingRow
 	Reviews []store.BillingReview `json:"reviews"`
 }
 
-// loadBillingMonth returns a patient's month with its reviews. The
-// approved report is kept only for a correction, where it differs from
-// the newest one.
+// loadBillingMonth returns a patient's month with its reviews, dated on
+// the server clock. The approved report is kept only for a correction,
+// where it differs from the newest one.
 func (s *Server) loadBillingMonth(r *http.Request, m billing.Month, patientID string) (billingMonthDetail, error) {
 	b, err := s.db.GetBillingMonth(r.Context(), m, patientID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -115,7 +115,7 @@ func (s *Server) loadBillingMonth(r *http.Request, m billing.Month, patientID st
 	if err != nil {
 		return billingMonthDetail{}, err
 	}
-	return billingMonthDetail{BillingMonth: b, Reviews: nonNil(reviews)}, nil
+	return billingMonthDetail{billingRow: s.periodClock().row(b), Reviews: nonNil(reviews)}, nil
 }
 
 // handleGetBillingMonth returns a patient's month: the newest report,
@@ -140,19 +140,26 @@ func (s *Server) handleGetBillingMonth(w http.ResponseWriter, r *http.Request) {
 }
 
 // billingReviewRequest names the snapshot the reviewer saw, and for a
-// rejection, why.
+// rejection, why. AllowOpen lets an approval cover claim lines whose
+// period has not ended.
 type billingReviewRequest struct {
-	EventID string `json:"event_id"`
-	Reason  string `json:"reason,omitempty"`
+	EventID   string `json:"event_id"`
+	Reason    string `json:"reason,omitempty"`
+	AllowOpen bool   `json:"allow_open,omitempty"`
 }
 
 // checkEventID returns the field errors of a review's event_id.
 func (req billingReviewRequest) checkEventID() []FieldError {
+	return checkEventID("event_id", req.EventID)
+}
+
+// checkEventID returns the field errors of an event_id sent as field.
+func checkEventID(field, eventID string) []FieldError {
 	switch {
-	case req.EventID == "":
-		return []FieldError{{"event_id", "is required: the event_id of the snapshot you reviewed, from GET /v1/billing/months/{month}/patients/{patientID}"}}
-	case len(req.EventID) > maxEventIDLength:
-		return []FieldError{{"event_id", fmt.Sprintf("must be at most %d bytes; send the event_id of the snapshot you reviewed", maxEventIDLength)}}
+	case eventID == "":
+		return []FieldError{{field, "is required: the event_id of the snapshot you reviewed, from GET /v1/billing/months/{month}/patients/{patientID}"}}
+	case len(eventID) > maxEventIDLength:
+		return []FieldError{{field, fmt.Sprintf("must be at most %d bytes; send the event_id of the snapshot you reviewed", maxEventIDLength)}}
 	}
 	return nil
 }
@@ -191,7 +198,8 @@ func reviewError(err error, m billing.Month, patientID, eventID string) error {
 // handleApproveBillingMonth approves the month's newest snapshot, the one
 // named by event_id, after a fresh TOTP check. The approval freezes the
 // snapshot's lines and report, the approver and the time. Approving a
-// correction approves its new lines.
+// correction approves its new lines. A snapshot with claim lines whose
+// period has not ended needs allow_open.
 func (s *Server) handleApproveBillingMonth(w http.ResponseWriter, r *http.Request) {
 	m, err := parseMonthParam(r)
 	if err != nil {
@@ -219,6 +227,9 @@ func (s *Server) handleApproveBillingMonth(w http.ResponseWriter, r *http.Reques
 	current, err := s.loadBillingMonth(r, m, patientID)
 	if err == nil {
 		err = reviewConflict(current.BillingMonth, req.EventID, store.BillingApproved)
+	}
+	if err == nil && !req.AllowOpen {
+		err = openLinesConflict(current.billingRow)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -257,6 +268,9 @@ func (s *Server) handleRejectBillingMonth(w http.ResponseWriter, r *http.Request
 		return
 	}
 	errs := req.checkEventID()
+	if req.AllowOpen {
+		errs = append(errs, FieldError{"allow_open", "is only for approvals; leave it out of a rejection"})
+	}
 	req.Reason = strings.TrimSpace(req.Reason)
 	switch {
 	case req.Reason == "":

@@ -20,6 +20,13 @@ import (
 
 var march = billing.Month{Year: 2026, Month: time.March}
 
+// billingNow is the server clock's start in billing tests: 10 April
+// 2026, after every March period has ended.
+var billingNow = time.Date(2026, time.April, 10, 12, 0, 0, 0, time.UTC)
+
+// exportHeader is the header line of a billing export.
+const exportHeader = "month,patient_id,status,code,units,period_start,period_end,days_with_readings,minutes,flags,approved_event_id,approved_by,approved_at,open\n"
+
 // stepClock is the server's clock in billing tests. nextCode moves it on
 // by one TOTP step, so every code a test sends is fresh and current.
 type stepClock struct {
@@ -31,6 +38,13 @@ func (c *stepClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
+}
+
+// set moves the clock to now.
+func (c *stepClock) set(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = now
 }
 
 // nextCode moves the clock on by 30 seconds and returns the secret's
@@ -59,16 +73,35 @@ type billingEnv struct {
 	secret string
 }
 
+// newBillingEnv returns a billingEnv whose clock starts at billingNow.
 func newBillingEnv(t *testing.T) *billingEnv {
 	t.Helper()
-	// The clock runs a minute ahead, so tokens are issued after the
-	// password of every user the test creates: an earlier token is
-	// rejected.
-	clock := &stepClock{now: time.Now().Add(time.Minute)}
-	e := newEnv(t, envOptions{now: clock.Now})
-	clerk := e.user("clerk@example.org", "billing")
-	token := e.login("clerk@example.org", "").AccessToken
-	return &billingEnv{env: e, clock: clock, clerk: clerk, token: token, secret: e.enrollTOTP(clerk)}
+	return newBillingEnvAt(t, billingNow)
+}
+
+// newBillingEnvAt returns a billingEnv whose clock starts at now.
+func newBillingEnvAt(t *testing.T, now time.Time) *billingEnv {
+	t.Helper()
+	clock := &stepClock{now: now}
+	e := &billingEnv{env: newEnv(t, envOptions{now: clock.Now}), clock: clock}
+	e.clerk = e.user("clerk@example.org", "billing")
+	e.token = e.login("clerk@example.org", "").AccessToken
+	e.secret = e.enrollTOTP(e.clerk)
+	return e
+}
+
+// user creates a user whose password dates from an hour before the
+// clock's start. The server rejects a token issued before the password's
+// last change, and the fixed clock may lie before the database's now().
+func (e *billingEnv) user(email, role string) store.User {
+	e.t.Helper()
+	u := e.env.user(email, role)
+	changed := e.clock.Now().Add(-time.Hour)
+	if _, err := e.db.Pool().Exec(context.Background(), `UPDATE users SET password_changed_at = $2 WHERE id = $1`, u.ID, changed); err != nil {
+		e.t.Fatal(err)
+	}
+	u.PasswordChangedAt = changed
+	return u
 }
 
 // seedSnapshot stores a March snapshot for a patient with days days with
@@ -76,12 +109,26 @@ func newBillingEnv(t *testing.T) *billingEnv {
 // It returns the snapshot's event id, snap-<patient>-<days>.
 func seedSnapshot(t *testing.T, e *env, patient string, days int, computedAt time.Time, offset int64) string {
 	t.Helper()
-	in := billing.Inputs{PatientID: patient, Location: time.UTC, EpisodeStart: march.First(), HasEpisodeStart: true}
+	rep := billing.Compute(marchInputs(patient, days, time.UTC), march, billing.Config{}, 0)
+	return seedReport(t, e, fmt.Sprintf("snap-%s-%d", patient, days), rep, computedAt, offset)
+}
+
+// marchInputs returns the billing inputs of a patient in loc with days
+// days with readings from 1 March, the episode start.
+func marchInputs(patient string, days int, loc *time.Location) billing.Inputs {
+	in := billing.Inputs{PatientID: patient, Location: loc, EpisodeStart: march.First(), HasEpisodeStart: true}
 	for i := range days {
 		in.Days = append(in.Days, billing.DayRecord{Date: march.First() + billing.Date(i)})
 	}
-	snap := billing.Snapshot{EventID: fmt.Sprintf("snap-%s-%d", patient, days), Kind: billing.SnapshotKind, PatientID: patient,
-		Month: march, Report: billing.Compute(in, march, billing.Config{}, 0), ComputedAt: computedAt}
+	return in
+}
+
+// seedReport stores a March snapshot of a report with the event id, as
+// the billing sink would, and returns the event id.
+func seedReport(t *testing.T, e *env, eventID string, rep billing.Report, computedAt time.Time, offset int64) string {
+	t.Helper()
+	patient := rep.PatientID
+	snap := billing.Snapshot{EventID: eventID, Kind: billing.SnapshotKind, PatientID: patient, Month: march, Report: rep, ComputedAt: computedAt}
 	data, err := json.Marshal(snap)
 	if err != nil {
 		t.Fatal(err)
@@ -229,9 +276,9 @@ func TestBillingListApproveAndExport(t *testing.T) {
 		t.Errorf("export content disposition = %q", cd)
 	}
 	at := a.At.UTC().Format(time.RFC3339)
-	want := "month,patient_id,status,code,units,period_start,period_end,days_with_readings,minutes,flags,approved_event_id,approved_by,approved_at\n" +
-		"2026-03,p1,approved,99454,1,2026-03-01,2026-03-30,16,,,snap-p1-16,clerk@example.org," + at + "\n" +
-		"2026-03,p1,approved,99453,1,2026-03-01,2026-03-30,16,,,snap-p1-16,clerk@example.org," + at + "\n"
+	want := exportHeader +
+		"2026-03,p1,approved,99454,1,2026-03-01,2026-03-30,16,,,snap-p1-16,clerk@example.org," + at + ",false\n" +
+		"2026-03,p1,approved,99453,1,2026-03-01,2026-03-30,16,,,snap-p1-16,clerk@example.org," + at + ",false\n"
 	if string(res.body) != want {
 		t.Errorf("export =\n%q\nwant\n%q", res.body, want)
 	}
@@ -387,8 +434,7 @@ func TestBillingRejectOfApprovalNeedsFreshTOTP(t *testing.T) {
 	if got := status("p5"); got != "correction" {
 		t.Errorf("after a refused rejection p5 is %s, want correction", got)
 	}
-	want := "month,patient_id,status,code,units,period_start,period_end,days_with_readings,minutes,flags,approved_event_id,approved_by,approved_at\n" +
-		"2026-03,p1,approved,99445,1,2026-03-01,2026-03-30,15,,,snap-p1-15,clerk@example.org,"
+	want := exportHeader + "2026-03,p1,approved,99445,1,2026-03-01,2026-03-30,15,,,snap-p1-15,clerk@example.org,"
 	if res := e.do("GET", "/v1/billing/months/2026-03/export.csv", e.token, nil); !strings.HasPrefix(string(res.body), want) {
 		t.Errorf("export after refused rejections =\n%s\nwant it to start with\n%s", res.body, want)
 	}
@@ -551,10 +597,9 @@ func TestBillingCorrectionKeepsApproval(t *testing.T) {
 	// The export keeps the approved values and says the row is a
 	// correction.
 	at := approved.Approval.At.UTC().Format(time.RFC3339)
-	header := "month,patient_id,status,code,units,period_start,period_end,days_with_readings,minutes,flags,approved_event_id,approved_by,approved_at\n"
-	want := header +
-		"2026-03,p1,correction,99445,1,2026-03-01,2026-03-30,15,,,snap-p1-15,clerk@example.org," + at + "\n" +
-		"2026-03,p1,correction,99453,1,2026-03-01,2026-03-30,15,,,snap-p1-15,clerk@example.org," + at + "\n"
+	want := exportHeader +
+		"2026-03,p1,correction,99445,1,2026-03-01,2026-03-30,15,,,snap-p1-15,clerk@example.org," + at + ",false\n" +
+		"2026-03,p1,correction,99453,1,2026-03-01,2026-03-30,15,,,snap-p1-15,clerk@example.org," + at + ",false\n"
 	if res := e.do("GET", "/v1/billing/months/2026-03/export.csv", e.token, nil); string(res.body) != want {
 		t.Errorf("export =\n%q\nwant\n%q", res.body, want)
 	}
@@ -573,9 +618,9 @@ func TestBillingCorrectionKeepsApproval(t *testing.T) {
 		t.Errorf("reviews = %+v, want approvals of snap-p1-15 then snap-p1-16", again.Reviews)
 	}
 	at = again.Approval.At.UTC().Format(time.RFC3339)
-	want = header +
-		"2026-03,p1,approved,99454,1,2026-03-01,2026-03-30,16,,,snap-p1-16,clerk@example.org," + at + "\n" +
-		"2026-03,p1,approved,99453,1,2026-03-01,2026-03-30,16,,,snap-p1-16,clerk@example.org," + at + "\n"
+	want = exportHeader +
+		"2026-03,p1,approved,99454,1,2026-03-01,2026-03-30,16,,,snap-p1-16,clerk@example.org," + at + ",false\n" +
+		"2026-03,p1,approved,99453,1,2026-03-01,2026-03-30,16,,,snap-p1-16,clerk@example.org," + at + ",false\n"
 	if res := e.do("GET", "/v1/billing/months/2026-03/export.csv", e.token, nil); string(res.body) != want {
 		t.Errorf("export after re-approval =\n%q\nwant\n%q", res.body, want)
 	}
@@ -614,7 +659,7 @@ func TestBillingExportGuardsFormulas(t *testing.T) {
 		}
 		approvedAt[p] = b.Approval.At.UTC().Format(time.RFC3339)
 	}
-	want := "month,patient_id,status,code,units,period_start,period_end,days_with_readings,minutes,flags,approved_event_id,approved_by,approved_at\n"
+	want := exportHeader
 	for _, row := range []struct{ patient, cell, event string }{
 		{"\tx", "'\tx", "snap-\tx-2"},
 		{"\rx", "\"'\rx\"", "\"snap-\rx-2\""},
@@ -625,7 +670,7 @@ func TestBillingExportGuardsFormulas(t *testing.T) {
 		{"p1", "p1", "snap-p1-2"},
 	} {
 		for _, code := range []string{"99445", "99453"} {
-			want += "2026-03," + row.cell + ",approved," + code + ",1,2026-03-01,2026-03-30,2,,," + row.event + ",clerk@example.org," + approvedAt[row.patient] + "\n"
+			want += "2026-03," + row.cell + ",approved," + code + ",1,2026-03-01,2026-03-30,2,,," + row.event + ",clerk@example.org," + approvedAt[row.patient] + ",false\n"
 		}
 	}
 	if string(res.body) != want {

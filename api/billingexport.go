@@ -16,9 +16,12 @@ import (
 // approved claim line. status is approved, or correction for a row whose
 // newest snapshot bills differently from what was approved: its line
 // still shows the approved values, and the row waits for a new review.
+// open is true for a line whose period had not ended in the patient's
+// time zone when the export was made. It is the last column, so the
+// columns before it keep the positions they had before it was added.
 var exportHeader = []string{
 	"month", "patient_id", "status", "code", "units", "period_start", "period_end", "days_with_readings", "minutes",
-	"flags", "approved_event_id", "approved_by", "approved_at",
+	"flags", "approved_event_id", "approved_by", "approved_at", "open",
 }
 
 // handleExportBillingMonth writes the month's approved claim lines as
@@ -35,7 +38,7 @@ func (s *Server) handleExportBillingMonth(w http.ResponseWriter, r *http.Request
 		s.fail(w, r, err)
 		return
 	}
-	body, err := exportCSV(rows)
+	body, err := exportCSV(rows, s.periodClock())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -60,13 +63,13 @@ func (s *Server) handleExportBillingMonth(w http.ResponseWriter, r *http.Request
 	_, _ = w.Write(body)
 }
 
-// exportCSV returns the rows' approved claim lines as CSV. Every cell
-// passes through spreadsheetSafe.
+// exportCSV returns the rows' approved claim lines as CSV, each dated
+// open or not on clock. Every cell passes through spreadsheetSafe.
 //
 // Lines end in LF, not the CRLF of RFC 4180, because encoding/csv drops a
 // carriage return inside a cell when it writes CRLF, and patient ids may
 // contain one.
-func exportCSV(rows []store.BillingMonth) ([]byte, error) {
+func exportCSV(rows []store.BillingMonth, clock periodClock) ([]byte, error) {
 	var buf bytes.Buffer
 	out := csv.NewWriter(&buf)
 	if err := out.Write(exportHeader); err != nil {
@@ -79,11 +82,13 @@ func exportCSV(rows []store.BillingMonth) ([]byte, error) {
 			// always have an approval.
 			return nil, fmt.Errorf("export billing month %s: patient %s is %s without an approval", row.Month, row.PatientID, row.Status)
 		}
+		today := clock.today(a.Timezone)
 		for _, line := range a.Lines {
 			record := []string{
 				row.Month.String(), row.PatientID, row.Status, line.Code, strconv.Itoa(line.Units),
 				line.PeriodStart.String(), line.PeriodEnd.String(), countCell(line.Days), countCell(line.Minutes),
 				strings.Join(line.Flags, ";"), a.EventID, a.ByEmail, a.At.UTC().Format(time.RFC3339),
+				strconv.FormatBool(lineOpen(line, today)),
 			}
 			for i, cell := range record {
 				record[i] = spreadsheetSafe(cell)

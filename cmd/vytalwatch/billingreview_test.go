@@ -277,9 +277,9 @@ func TestBillingReviewEndToEnd(t *testing.T) {
 	}
 	status, body = call("GET", fmt.Sprintf("/v1/billing/months/%s/export.csv", month), tk.AccessToken, nil)
 	line := func(code string) string {
-		return fmt.Sprintf("%s,bill-1,correction,%s,1,%s,%s,16,,,%s,%s,%s\n", month, code, first, periodEnd, approvedEvent, demoBilling, approvedAt)
+		return fmt.Sprintf("%s,bill-1,correction,%s,1,%s,%s,16,,,%s,%s,%s,false\n", month, code, first, periodEnd, approvedEvent, demoBilling, approvedAt)
 	}
-	want := "month,patient_id,status,code,units,period_start,period_end,days_with_readings,minutes,flags,approved_event_id,approved_by,approved_at\n" +
+	want := "month,patient_id,status,code,units,period_start,period_end,days_with_readings,minutes,flags,approved_event_id,approved_by,approved_at,open\n" +
 		line("99454") + line("99453")
 	if status != http.StatusOK || string(body) != want {
 		t.Errorf("export: status %d\n%s\nwant\n%s", status, body, want)
