@@ -325,8 +325,16 @@ func (s *Server) respondReviewed(w http.ResponseWriter, r *http.Request, entry a
 // failAudited writes an audit record with outcome denied for an action
 // that a check stopped, then responds with the check's error.
 func (s *Server) failAudited(w http.ResponseWriter, r *http.Request, entry auditEntry, denial error) {
-	entry.outcome = store.OutcomeDenied
-	if err := s.audit(r, entry); err != nil {
+	s.failAuditedEach(w, r, []auditEntry{entry}, denial)
+}
+
+// failAuditedEach is failAudited for an action on several patients: it
+// writes a denied record for each of the entries.
+func (s *Server) failAuditedEach(w http.ResponseWriter, r *http.Request, entries []auditEntry, denial error) {
+	for i := range entries {
+		entries[i].outcome = store.OutcomeDenied
+	}
+	if err := s.audit(r, entries...); err != nil {
 		s.fail(w, r, err)
 		return
 	}

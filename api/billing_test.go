@@ -687,6 +687,7 @@ func TestBillingRoutesCheckRoleAndInput(t *testing.T) {
 	routes := []struct{ method, path string }{
 		{"GET", "/v1/billing/months/2026-03"},
 		{"GET", "/v1/billing/months/2026-03/export.csv"},
+		{"POST", "/v1/billing/months/2026-03/approve"},
 		{"GET", "/v1/billing/months/2026-03/patients/p1"},
 		{"POST", "/v1/billing/months/2026-03/patients/p1/approve"},
 		{"POST", "/v1/billing/months/2026-03/patients/p1/reject"},

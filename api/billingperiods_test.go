@@ -186,8 +186,16 @@ func TestBillingOpenPeriodsByPatientZone(t *testing.T) {
 		t.Errorf("approve p2, whose lines are closed, without allow_open: status %d: %s", res.status, res.body)
 	}
 
-	if res := approve("p4", true, e.clock.nextCode(t, e.secret)); res.status != http.StatusOK {
-		t.Errorf("approve p4 with allow_open: status %d: %s", res.status, res.body)
+	// A bulk approval checks allow_open per row.
+	res = e.do("POST", bulkApprovePath, e.token, map[string]any{"rows": []bulkRow{
+		{PatientID: "p3", EventID: "snap-p3"},
+		{PatientID: "p4", EventID: "snap-p4", AllowOpen: true},
+	}}, "X-TOTP-Code", e.clock.nextCode(t, e.secret))
+	var bulk bulkResponse
+	res.decode(t, &bulk)
+	wantBulk := "p3 snap-p3 failed conflict 409 " + refusals["p3"] + "\np4 snap-p4 approved"
+	if res.status != http.StatusOK || bulk.outcomes() != wantBulk {
+		t.Errorf("bulk approve: status %d, results\n%s\nwant\n%s", res.status, bulk.outcomes(), wantBulk)
 	}
 
 	// The export marks the approved lines whose period is open.

@@ -96,6 +96,7 @@ func (s *Server) billingRoutes(r chi.Router) {
 	b := r.With(requireRoles(RoleBilling, RoleAdmin))
 	b.Get("/v1/billing/months/{month}", s.handleListBillingMonths)
 	b.Get("/v1/billing/months/{month}/export.csv", s.handleExportBillingMonth)
+	b.Post("/v1/billing/months/{month}/approve", s.handleBulkApproveBillingMonths)
 	b.Get("/v1/billing/months/{month}/patients/{patientID}", s.handleGetBillingMonth)
 	b.Post("/v1/billing/months/{month}/patients/{patientID}/approve", s.handleApproveBillingMonth)
 	b.Post("/v1/billing/months/{month}/patients/{patientID}/reject", s.handleRejectBillingMonth)
