@@ -417,19 +417,27 @@ func restartBroker(ctx context.Context, cfg chaosConfig, rp *replayer, broker *c
 }
 
 // replayer produces the input in chunks, retrying while the broker is
-// away, and can be paused.
+// away, and can be paused. It writes every record exactly once: after a
+// failed request it reads the topic's end offsets and resends only the
+// records that did not arrive, since a request whose reply was lost may
+// have been stored.
 type replayer struct {
-	brokers []string
-	records []engine.Record
-	chunk   int
-	pauseD  time.Duration
-	mu      sync.Mutex
-	next    int
-	hold    sync.Mutex
+	brokers    []string
+	records    []engine.Record
+	partitions []int // the partition of each record
+	chunk      int
+	pauseD     time.Duration
+	mu         sync.Mutex
+	next       int
+	hold       sync.Mutex
 }
 
 func newReplayer(brokers []string, records []engine.Record, chunk int, pause time.Duration) *replayer {
-	return &replayer{brokers: brokers, records: records, chunk: chunk, pauseD: pause}
+	parts := make([]int, len(records))
+	for i, rec := range records {
+		parts[i] = kafka.PartitionOf(rec.Key, chaosPartitions)
+	}
+	return &replayer{brokers: brokers, records: records, partitions: parts, chunk: chunk, pauseD: pause}
 }
 
 func (r *replayer) produced() int {
@@ -444,31 +452,82 @@ func (r *replayer) pause() { r.hold.Lock() }
 func (r *replayer) resume() { r.hold.Unlock() }
 
 func (r *replayer) run(ctx context.Context) error {
-	for {
-		r.mu.Lock()
-		start := r.next
-		r.mu.Unlock()
-		if start >= len(r.records) {
-			return nil
-		}
+	stored := map[int]int64{} // records known to be in each partition
+	for start := 0; start < len(r.records); {
 		end := min(start+r.chunk, len(r.records))
-		r.hold.Lock()
-		p := kafka.NewProducer(r.brokers)
-		err := p.Produce(ctx, r.records[start:end])
-		p.Close()
-		r.hold.Unlock()
-		if err != nil {
-			if ctx.Err() != nil {
+		pending := make([]int, 0, end-start) // indexes of records to send
+		for i := start; i < end; i++ {
+			pending = append(pending, i)
+		}
+		for len(pending) > 0 {
+			if err := r.send(ctx, pending); err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			sleepCtx(ctx, 200*time.Millisecond)
-			continue
+			var err error
+			if pending, err = r.unstored(ctx, pending, stored); err != nil {
+				return err
+			}
 		}
+		start = end
 		r.mu.Lock()
 		r.next = end
 		r.mu.Unlock()
 		sleepCtx(ctx, r.pauseD)
 	}
+	return nil
+}
+
+// send produces the records at indexes once, unless paused.
+func (r *replayer) send(ctx context.Context, indexes []int) error {
+	batch := make([]engine.Record, len(indexes))
+	for i, idx := range indexes {
+		batch[i] = r.records[idx]
+	}
+	r.hold.Lock()
+	defer r.hold.Unlock()
+	p := kafka.NewSingleAttemptProducer(r.brokers)
+	defer p.Close()
+	return p.Produce(ctx, batch)
+}
+
+// unstored returns the records of pending that the topic does not hold
+// yet, and counts those it does in stored. A partition holding more than
+// was sent means a record was written twice, which would make the input
+// differ from the clean run's.
+func (r *replayer) unstored(ctx context.Context, pending []int, stored map[int]int64) ([]int, error) {
+	var ends map[int]int64
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var err error
+		ends, err = kafka.EndOffsets(qctx, r.brokers, engine.DefaultTopics().Readings)
+		cancel()
+		if err == nil {
+			break
+		}
+		if !sleepCtx(ctx, 200*time.Millisecond) {
+			return nil, ctx.Err()
+		}
+	}
+	arrived := map[int]int64{}
+	for p, end := range ends {
+		arrived[p] = end - stored[p]
+	}
+	var rest []int
+	for _, idx := range pending {
+		p := r.partitions[idx]
+		if arrived[p] > 0 {
+			arrived[p]--
+			stored[p]++
+			continue
+		}
+		rest = append(rest, idx)
+	}
+	for p, extra := range arrived {
+		if extra > 0 {
+			return nil, fmt.Errorf("partition %d of the input holds %d records more than were sent; the broker stored a request twice", p, extra)
+		}
+	}
+	return rest, nil
 }
 
 // waitCommitted waits until the engine group has committed every reading.

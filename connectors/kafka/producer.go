@@ -23,6 +23,28 @@ type Producer struct {
 
 // NewProducer returns a producer for the brokers.
 func NewProducer(brokers []string) *Producer {
+	return newProducer(brokers, 3)
+}
+
+// NewSingleAttemptProducer returns a producer that sends each request
+// once. A caller that must not write a record twice checks the end
+// offsets after an error and resends only what is missing, since a retry
+// of a request whose reply was lost duplicates it.
+func NewSingleAttemptProducer(brokers []string) *Producer {
+	return newProducer(brokers, 1)
+}
+
+// PartitionOf returns the partition that Producer writes a record with
+// key to, in a topic of the given number of partitions.
+func PartitionOf(key []byte, partitions int) int {
+	ids := make([]int, partitions)
+	for i := range ids {
+		ids[i] = i
+	}
+	return (&kafkago.Murmur2Balancer{}).Balance(kafkago.Message{Key: key}, ids...)
+}
+
+func newProducer(brokers []string, attempts int) *Producer {
 	return &Producer{w: &kafkago.Writer{
 		Addr:         kafkago.TCP(brokers...),
 		Balancer:     &kafkago.Murmur2Balancer{},
@@ -35,7 +57,7 @@ func NewProducer(brokers []string) *Producer {
 		// by default in Kafka and in the embedded broker; a retry would
 		// fail the same way forever.
 		BatchBytes:   MaxMessageBytes,
-		MaxAttempts:  3,
+		MaxAttempts:  attempts,
 		WriteTimeout: 10 * time.Second,
 		ReadTimeout:  10 * time.Second,
 	}}
