@@ -34,11 +34,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	if err := dec.Decode(v); err != nil {
 		return jsonProblem(err, limit)
 	}
-	if err := dec.Decode(&struct{}{}); err != io.EOF {
-		if err == nil {
-			return problemf(probMalformed, "the body has more than one JSON value; send exactly one")
-		}
-		return jsonProblem(err, limit)
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return problemf(probMalformed, "the body has data after its JSON value, at byte %d; send exactly one JSON value", len(data)-len(rest))
 	}
 	return checkBodyText(data)
 }

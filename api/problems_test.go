@@ -74,6 +74,7 @@ func TestMalformedJSONAnswers400(t *testing.T) {
 		"unknown field": `{"id": "x", "colour": "red"}`,
 		"wrong type":    `{"id": 5}`,
 		"two values":    `{"id": "x"} {"id": "y"}`,
+		"trailing word": `{"id": "x"} trailing`,
 		"empty":         ``,
 	}
 	for name, body := range cases {
@@ -89,6 +90,20 @@ func TestMalformedJSONAnswers400(t *testing.T) {
 		if p.Instance != res.header.Get("X-Request-Id") {
 			t.Errorf("%s: instance %q, want the X-Request-Id %q", name, p.Instance, res.header.Get("X-Request-Id"))
 		}
+	}
+}
+
+// Data after the JSON value is named as such, not as a JSON syntax error
+// in the middle of it.
+func TestTrailingDataNamed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	e.user("nurse@example.org", "clinician")
+	tk := e.login("nurse@example.org", "").AccessToken
+	res := e.do("POST", "/v1/rules", tk, `{"id": "x"}  trailing`)
+	want := "the body has data after its JSON value, at byte 13; send exactly one JSON value"
+	if p := res.problem(t); res.status != http.StatusBadRequest || p.Detail != want {
+		t.Errorf("status %d detail %q, want 400 %q", res.status, p.Detail, want)
 	}
 }
 
