@@ -26,6 +26,9 @@ var thresholdNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 type usage struct {
 	windows map[string]time.Duration
 	clock   bool
+	// readsData is set when the expression names any input: a function,
+	// reading, patient or billing. Without one it is a constant.
+	readsData bool
 }
 
 func newUsage() usage { return usage{windows: map[string]time.Duration{}} }
@@ -43,6 +46,7 @@ func (u *usage) merge(o usage) {
 		u.add(m, w)
 	}
 	u.clock = u.clock || o.clock
+	u.readsData = u.readsData || o.readsData
 }
 
 // checkConfig builds the expr configuration used to type-check users'
@@ -160,6 +164,7 @@ const predicateHint = `windows are read through functions such as mean("heart_ra
 func (w *walker) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
 	case *ast.IdentifierNode:
+		w.usage.readsData = true
 		if n.Value == "billing" {
 			if !w.billing {
 				w.fail(n, "set kind: billing on the rule", "billing.* is available to billing rules only")
@@ -180,6 +185,7 @@ func (w *walker) Visit(node *ast.Node) {
 	case *ast.BuiltinNode:
 		w.checkBuiltin(n)
 	case *ast.CallNode:
+		w.usage.readsData = true
 		w.checkCall(n)
 	case *ast.ConditionalNode:
 		// expr locates a conditional at its end, so point at its start.

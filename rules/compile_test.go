@@ -97,6 +97,8 @@ func TestCompileProblem(t *testing.T) {
 			wantProblem{"actions[0]", `action "sms" must be one of notify, ai_analysis, page`, 0, 0, ""}},
 		{"for", func(r *rules.Rule) { r.For = "often" },
 			wantProblem{"for", `for "often": give a duration such as 10m or a count such as "3 readings"`, 0, 0, ""}},
+		{"constant condition", func(r *rules.Rule) { r.Condition = "((1 < 2))" },
+			wantProblem{"condition", "condition reads no data, so it is the same for every reading of every patient", 1, 1, `read a metric, such as last("spo2") < 90`}},
 		{"for too long", func(r *rules.Rule) { r.For = "99999999h" },
 			wantProblem{"for", `for: "99999999h" is longer than the maximum of 35d`, 0, 0, ""}},
 		{"renotify", func(r *rules.Rule) { r.Renotify = "36d" },
@@ -190,13 +192,14 @@ func TestCompileRejectsHostile(t *testing.T) {
 }
 
 func TestCompileNodeLimit(t *testing.T) {
-	// "1 < 2" is three nodes and each " && 1 < 2" adds four: 199 nodes,
-	// and each "!" adds one.
-	base := "1 < 2" + strings.Repeat(" && 1 < 2", 49)
-	if _, problems := rules.Compile(testRule("!(" + base + ")")); len(problems) != 0 {
+	// "1 < 2" is three nodes, each " && 1 < 2" adds four, and
+	// ` && last("spo2") < 2`, which makes the condition read data, adds
+	// six: 197 nodes, and each "!" adds one.
+	base := "1 < 2" + strings.Repeat(" && 1 < 2", 47) + ` && last("spo2") < 2`
+	if _, problems := rules.Compile(testRule("!!!(" + base + ")")); len(problems) != 0 {
 		t.Errorf("200 nodes: problems %v, want none", problems)
 	}
-	problems := compileProblems(t, testRule("!!("+base+")"))
+	problems := compileProblems(t, testRule("!!!!("+base+")"))
 	if len(problems) != 1 {
 		t.Fatalf("201 nodes: %d problems, want 1: %v", len(problems), problems)
 	}

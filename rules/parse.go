@@ -261,6 +261,10 @@ func checkScope(r Rule, add func(field, hint, format string, args ...any)) {
 // are located.
 func checkField(field, src string, wantBool bool, u *usage, whole string, base int, kind string) []Problem {
 	fu, eps := checkExpression(src, wantBool, kind)
+	if field == "condition" && len(eps) == 0 && !fu.readsData {
+		eps = []exprProblem{{offset: 0, message: "condition reads no data, so it is the same for every reading of every patient",
+			hint: `read a metric, such as last("spo2") < 90`}}
+	}
 	var out []Problem
 	for _, ep := range eps {
 		p := Problem{Field: field, Message: ep.message, Hint: ep.hint}
