@@ -18,10 +18,9 @@ const (
 	maxLimit     = 200
 )
 
-// pathParam returns a path parameter decoded. chi routes on the escaped
-// path when a client escapes more than it must, as encodeURIComponent
-// does with a comma, and then hands out parameters still escaped; an id
-// with a slash in it reaches a route only escaped.
+// pathParam returns a path parameter decoded. When a client escapes more
+// than it must, as encodeURIComponent does with a colon, chi routes on the
+// escaped path and hands out the parameter still escaped.
 func pathParam(r *http.Request, name string) string {
 	raw := chi.URLParam(r, name)
 	if decoded, err := url.PathUnescape(raw); err == nil {
