@@ -47,6 +47,11 @@ type BacktestReading struct {
 // backtestMaxIdle bounds the clock time swept across a gap in the history.
 const backtestMaxIdle = 7 * 24 * time.Hour
 
+// backtestMaxJump is the furthest a reading may lie ahead of its
+// patient's history and still move the patient's clock. A real gap
+// between two stays can be months; a mistyped year is decades.
+const backtestMaxJump = 366 * 24 * time.Hour
+
 // Backtest replays readings through the rules with the engine's own
 // processor and no broker. The clock follows the history: it is the
 // newest measured_at seen so far, and clock-driven rules are evaluated
@@ -64,14 +69,25 @@ func Backtest(set *rules.Set, history []BacktestReading, timerStep time.Duration
 	off.OnEvent = tally.add
 	off.TimerStep = timerStep
 
-	// Timers run at batch boundaries, up to the newest time the batch
-	// reached: a sweep then sees every reading measured before it, and
-	// the history is applied in batches, not one reading at a time.
+	// Readings arrive at the history's clock, the newest of the patients'
+	// clocks, and each patient's clock is the newest time of that
+	// patient's history so far. A time more than backtestMaxJump ahead of
+	// its patient's clock, such as a mistyped year, moves neither, so the
+	// reading is rejected as in the future instead of making every later
+	// reading too old. Timers run at batch boundaries, up to the history's
+	// clock: a sweep then sees every reading measured before it, and the
+	// history is applied in batches, not one reading at a time.
 	off.MaxIdle = backtestMaxIdle
+	clocks := map[string]time.Time{}
 	var watermark time.Time
 	for _, h := range history {
-		if h.MeasuredAt.After(watermark) {
-			watermark = h.MeasuredAt
+		clock := clocks[h.PatientID]
+		if h.MeasuredAt.After(clock) && (clock.IsZero() || h.MeasuredAt.Sub(clock) <= backtestMaxJump) {
+			clock = h.MeasuredAt
+		}
+		clocks[h.PatientID] = clock
+		if clock.After(watermark) {
+			watermark = clock
 		}
 		arrival := watermark
 		if arrival.IsZero() {
