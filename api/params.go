@@ -22,11 +22,15 @@ const (
 // than it must, as encodeURIComponent does with a colon, chi routes on the
 // escaped path and hands out the parameter still escaped.
 func pathParam(r *http.Request, name string) string {
-	raw := chi.URLParam(r, name)
-	if decoded, err := url.PathUnescape(raw); err == nil {
+	value := chi.URLParam(r, name)
+	if r.URL.RawPath == "" {
+		// chi routed on the decoded path, so the value is decoded.
+		return value
+	}
+	if decoded, err := url.PathUnescape(value); err == nil {
 		return decoded
 	}
-	return raw
+	return value
 }
 
 // parseLimit reads the limit query parameter: 1 to 200, 50 when absent.

@@ -268,4 +268,8 @@ func TestEscapedPatientIDInPath(t *testing.T) {
 	if p.PatientID != "mrn:42" {
 		t.Errorf("patient_id = %q, want mrn:42", p.PatientID)
 	}
+	// Escaped twice, the id is mrn%3A42, which no patient has.
+	if res := e.do("GET", "/v1/patients/mrn%253A42", admin, nil); res.status != http.StatusNotFound {
+		t.Errorf("GET /v1/patients/mrn%%253A42: status %d, want 404: %s", res.status, res.body)
+	}
 }
