@@ -167,8 +167,10 @@ type Server struct {
 	registry *prometheus.Registry
 	now      func() time.Time
 	tokens   *tokenIssuer
-	metrics  *httpMetrics
-	router   chi.Router
+	// totpFailures limits wrong TOTP codes per user.
+	totpFailures totpGuard
+	metrics      *httpMetrics
+	router       chi.Router
 }
 
 // New builds the API.

@@ -283,3 +283,24 @@ func TestPasswordHashKeepsItsParameters(t *testing.T) {
 		t.Errorf("wrong password: status %d, want 401", res.status)
 	}
 }
+
+// After five wrong TOTP codes, even the right one is refused for a while,
+// so that the million codes cannot be tried one after another.
+func TestWrongTOTPCodesLockTheAccount(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	_, secret := e.adminWithTOTP("admin@example.org")
+	wrong := wrongCode(t, secret, time.Now())
+	for i := range 5 {
+		res := e.do("POST", "/v1/auth/login", "", map[string]string{"email": "admin@example.org", "password": testPassword, "totp_code": wrong})
+		if res.status != http.StatusUnauthorized {
+			t.Fatalf("wrong code %d: status %d, want 401: %s", i+1, res.status, res.body)
+		}
+	}
+	res := e.do("POST", "/v1/auth/login", "", map[string]string{"email": "admin@example.org", "password": testPassword,
+		"totp_code": totpCode(t, secret, 0)})
+	want := "too many wrong TOTP codes for this account; try again in 15 minutes"
+	if p := res.problem(t); res.status != http.StatusTooManyRequests || p.Detail != want {
+		t.Errorf("right code after five wrong ones: status %d detail %q, want 429 %q", res.status, p.Detail, want)
+	}
+}

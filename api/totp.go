@@ -30,11 +30,33 @@ func newTOTPKey(account string) (*otp.Key, error) {
 // checkTOTP verifies a code against the user's secret and records its
 // time step, so a code is accepted once at most: a replayed code is
 // rejected even inside its 30 seconds.
+//
+// After too many wrong codes it returns a rate-limited problem without
+// checking the code; see totpGuard.
 func (s *Server) checkTOTP(ctx context.Context, userID, secret, code string) (bool, error) {
+	now := s.now()
+	if wait := s.totpFailures.wait(userID, now); wait > 0 {
+		return false, problemf(probRateLimited, "too many wrong TOTP codes for this account; try again in %d minutes",
+			int((wait+time.Minute-1)/time.Minute))
+	}
+	ok, err := s.verifyTOTP(ctx, userID, secret, code, now)
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		s.totpFailures.succeed(userID)
+	} else {
+		s.totpFailures.fail(userID, now)
+	}
+	return ok, nil
+}
+
+// verifyTOTP checks a code against the steps around now and uses the
+// step it matches.
+func (s *Server) verifyTOTP(ctx context.Context, userID, secret, code string, now time.Time) (bool, error) {
 	if secret == "" || len(code) != 6 {
 		return false, nil
 	}
-	now := s.now()
 	for skew := -totpSkew; skew <= totpSkew; skew++ {
 		at := now.Add(time.Duration(skew*totpPeriod) * time.Second)
 		ok, err := totp.ValidateCustom(code, secret, at, totpStepOpts)
