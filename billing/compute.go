@@ -81,7 +81,28 @@ func Compute(in Inputs, m Month, cfg Config, today Date) Report {
 	}
 	rep.Month = monthFigures(in, m, cfg)
 	apply99091(&rep, in, cfg)
+	flagManagementWithoutData(&rep, days, start, ok)
 	return rep
+}
+
+// flagManagementWithoutData flags a month that bills management codes
+// for a patient who sent no data in it, or before the episode started.
+// The codes stay: management is judged on minutes alone, and the flags
+// are for the reviewer.
+func flagManagementWithoutData(rep *Report, days []DayRecord, start Date, hasStart bool) {
+	m := rep.Month.Month
+	if len(rep.Month.Codes) == 0 {
+		return
+	}
+	if hasStart && m.Last() < start {
+		rep.Month.Flags = appendFlag(rep.Month.Flags, FlagMinutesBeforeEpisode)
+	}
+	for _, d := range days {
+		if m.Contains(d.Date) {
+			return
+		}
+	}
+	rep.Month.Flags = appendFlag(rep.Month.Flags, FlagManagementWithoutData)
 }
 
 // sortedDays returns the days in date order, one record per date: a

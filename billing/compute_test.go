@@ -122,7 +122,7 @@ func TestPrefer99091(t *testing.T) {
 func TestCap99458Configurable(t *testing.T) {
 	in := billing.Inputs{PatientID: "p1", Entries: []billing.TimeEntry{
 		{ID: "a", StaffID: "rn", Program: billing.ProgramRPM, StartedAt: time.Date(2026, 3, 5, 15, 0, 0, 0, time.UTC), Minutes: 80, Interactive: true},
-	}}
+	}, Days: []billing.DayRecord{{Date: date("2026-03-05")}}}
 	m, _ := billing.ParseMonth("2026-03")
 	rep := billing.Compute(in, m, billing.Config{MaxUnits99458: 2}, date("2026-04-15"))
 	if rep.Month.Units99458 != 2 {

@@ -49,6 +49,13 @@ const (
 	FlagOtherPractitioner = "other_practitioner_billed"
 	// FlagBeforeEpisode: readings before the episode start are not counted.
 	FlagBeforeEpisode = "readings_before_episode_start"
+	// FlagManagementWithoutData: the month bills management codes but the
+	// patient has no day with data in it; OIG lists treatment management
+	// of patients who send no data among the RPM billing risks.
+	FlagManagementWithoutData = "management_without_device_data"
+	// FlagMinutesBeforeEpisode: the month bills management codes and ends
+	// before the episode starts.
+	FlagMinutesBeforeEpisode = "minutes_before_episode_start"
 )
 
 // DayRecord is one calendar date with at least one qualifying reading.

@@ -61,9 +61,13 @@ func runBillingReport(args []string, stdout, stderr io.Writer) error {
 		}
 		today = &d
 	}
-	in, err := loadBillingInputs(*readingsPath, *entriesPath, *patientsPath, *claimsPath)
+	in, unlisted, err := loadBillingInputs(*readingsPath, *entriesPath, *patientsPath, *claimsPath)
 	if err != nil {
 		return err
+	}
+	if len(unlisted) > 0 {
+		fmt.Fprintf(stderr, "warning: %s: no row for %s; their days count in each reading's own offset and their minutes in UTC, "+
+			"with no enrollment date. Add a row patient_id,timezone,episode_start for each.\n", *patientsPath, strings.Join(unlisted, ", "))
 	}
 	out := billingReportOutput{Month: month, Patients: []billing.Report{}}
 	cfg := billing.Config{MaxUnits99458: *maxUnits, Prefer99091: *prefer99091}
@@ -86,26 +90,28 @@ func runBillingReport(args []string, stdout, stderr io.Writer) error {
 
 // loadBillingInputs reads the files and builds each patient's inputs.
 // Readings go through the engine's own validation and dedupe, so a
-// rejected or duplicate reading counts no day here either.
-func loadBillingInputs(readingsPath, entriesPath, patientsPath, claimsPath string) ([]billing.Inputs, error) {
+// rejected or duplicate reading counts no day here either. unlisted are
+// the patients with readings or time entries but no row in the patients
+// file.
+func loadBillingInputs(readingsPath, entriesPath, patientsPath, claimsPath string) (out []billing.Inputs, unlisted []string, err error) {
 	info, err := billingPatients(patientsPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	obs, err := billingObservations(readingsPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var entries []billing.TimeEntry
 	if entriesPath != "" {
 		if entries, err = readWith(entriesPath, csv.ReadTimeEntries); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var claims []csv.ClaimRow
 	if claimsPath != "" {
 		if claims, err = readWith(claimsPath, csv.ReadClaims); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
@@ -126,15 +132,15 @@ func loadBillingInputs(readingsPath, entriesPath, patientsPath, claimsPath strin
 		claimsOf[c.PatientID] = append(claimsOf[c.PatientID], c.Claim)
 	}
 
-	var out []billing.Inputs
 	for _, id := range slices.Sorted(maps.Keys(ids)) {
 		pi, ok := info[id]
 		if !ok {
 			pi = billing.PatientInfo{ID: id}
+			unlisted = append(unlisted, id)
 		}
 		out = append(out, billing.Assemble(pi, obs[id], entriesOf[id], claimsOf[id]))
 	}
-	return out, nil
+	return out, unlisted, nil
 }
 
 // billingPatients reads the patients file: each patient's zone and

@@ -375,3 +375,30 @@ func TestBillingObservationsRejectFutureReadings(t *testing.T) {
 		t.Errorf("observation measured at %s, want 2026-03-24T10:00:00Z", got)
 	}
 }
+
+// A patient with time entries but no row in the patients file is still
+// reported, with a warning that names the patient and the fix.
+func TestBillingReportWarnsOfUnlistedPatient(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"r.csv": "patient_id,time,metric,value,unit,source_row_id\n",
+		"t.csv": "entry_id,patient_id,staff_id,program,started_at,minutes,interactive\ne1,p9,rn1,rpm,2026-03-10T10:00:00Z,25,true\n",
+		"p.csv": "patient_id,timezone,episode_start\np1,UTC,2026-03-01\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"billing", "report", "--month", "2026-03", "--today", "2026-04-15", "--json",
+		"--readings", filepath.Join(dir, "r.csv"), "--time-entries", filepath.Join(dir, "t.csv"), "--patients", filepath.Join(dir, "p.csv")}
+	var stdout, stderr bytes.Buffer
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("billing report exited %d: %s", code, stderr.String())
+	}
+	want := "warning: " + filepath.Join(dir, "p.csv") + ": no row for p9; their days count in each reading's own offset and their minutes in UTC, " +
+		"with no enrollment date. Add a row patient_id,timezone,episode_start for each.\n"
+	if stderr.String() != want {
+		t.Errorf("stderr = %q, want %q", stderr.String(), want)
+	}
+}
