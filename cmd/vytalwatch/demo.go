@@ -214,7 +214,11 @@ func (d *demo) summarize(store *state.Store) (summary, error) {
 		return s, err
 	}
 	s.Input, s.Now = d.opts.file, d.now
-	if n := int64(len(d.badRows)); n > 0 {
+	var n int64
+	for _, bad := range d.badRows {
+		n += int64(bad.Lines)
+	}
+	if n > 0 {
 		s.ReadingsIn += n
 		s.ReadingsRejected += n
 		s.RejectedByReason[reasonMalformedRow] += n

@@ -61,7 +61,11 @@ const maxReportedBadRows = 5
 // badRowsError lists the first bad rows of an input.
 func badRowsError(bad []*csv.RowError) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d rows cannot be read", len(bad))
+	if len(bad) == 1 {
+		b.WriteString("1 row cannot be read")
+	} else {
+		fmt.Fprintf(&b, "%d rows cannot be read", len(bad))
+	}
 	for i, e := range bad {
 		if i == maxReportedBadRows {
 			fmt.Fprintf(&b, "\n  and %d more", len(bad)-i)

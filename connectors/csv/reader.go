@@ -175,8 +175,24 @@ func isKnownColumn(name string) bool {
 type RowError struct {
 	// Line is the 1-based line where the row starts.
 	Line int
+	// Lines is how many lines the bad row took: more than one when a
+	// quote left open ran on over the lines after it.
+	Lines int
 	// Problem says what is wrong and how to fix it.
 	Problem string
+}
+
+// quoteError describes a quoting error of encoding/csv. A quote that is
+// never closed takes the lines after it into one field, up to the next
+// quote or the end of the input, so those lines are named too.
+func quoteError(e *csv.ParseError) *RowError {
+	const fix = "put a field that contains quotes or commas in double quotes, and double each quote inside it"
+	if e.Line > e.StartLine {
+		return &RowError{Line: e.StartLine, Lines: e.Line - e.StartLine + 1, Problem: fmt.Sprintf(
+			"a quote opened on line %d is not closed where it should be, so lines %d to %d were read as one row and are lost; %s",
+			e.StartLine, e.StartLine, e.Line, fix)}
+	}
+	return &RowError{Line: e.StartLine, Lines: 1, Problem: fmt.Sprintf("%v at line %d, column %d; %s", e.Err, e.Line, e.Column, fix)}
 }
 
 func (e *RowError) Error() string {
@@ -195,8 +211,7 @@ func (r *Reader) Next() (Row, error) {
 		}
 		var parseErr *csv.ParseError
 		if errors.As(err, &parseErr) {
-			return Row{}, &RowError{Line: parseErr.StartLine, Problem: fmt.Sprintf("%v at line %d, column %d; "+
-				"put a field that contains quotes or commas in double quotes, and double each quote inside it", parseErr.Err, parseErr.Line, parseErr.Column)}
+			return Row{}, quoteError(parseErr)
 		}
 		if err != nil {
 			return Row{}, fmt.Errorf("failed to read CSV row: %w", err)
@@ -210,7 +225,7 @@ func (r *Reader) Next() (Row, error) {
 		if len(record) == 1 && strings.TrimSpace(record[0]) == "" {
 			continue
 		}
-		return Row{}, &RowError{Line: line, Problem: fmt.Sprintf("it has %d fields, but the header has %d; "+
+		return Row{}, &RowError{Line: line, Lines: 1, Problem: fmt.Sprintf("it has %d fields, but the header has %d; "+
 			"give the row one field per header column, empty where there is no value", len(record), r.width)}
 	}
 }

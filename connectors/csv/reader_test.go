@@ -266,3 +266,24 @@ func TestReadFileMIMICExcerpt(t *testing.T) {
 		t.Errorf("last row:\n got %+v\nwant %+v", rows[199], wantLast)
 	}
 }
+
+// A quote that is never closed takes the lines after it into one field;
+// the error names all of them, and how many there are.
+func TestReadAllNamesLinesOfAnUnclosedQuote(t *testing.T) {
+	input := "patient_id,time,metric,value,unit,source_row_id\n" +
+		"p-1,2026-03-10T08:15:00Z,heart_rate,72,bpm,r-1\n" +
+		"p-1,2026-03-10T08:16:00Z,\"heart_rate,74,bpm,r-2\n" +
+		"p-1,2026-03-10T08:17:00Z,heart_rate,75,bpm,r-3\n"
+	rows, bad, err := csv.ReadAll(strings.NewReader(input))
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if len(rows) != 1 || rows[0].SourceRowID != "r-1" {
+		t.Errorf("rows = %+v, want r-1 only", rows)
+	}
+	want := "invalid CSV row on line 3: a quote opened on line 3 is not closed where it should be, so lines 3 to 4 were read as one row and are lost; " +
+		"put a field that contains quotes or commas in double quotes, and double each quote inside it"
+	if len(bad) != 1 || bad[0].Error() != want || bad[0].Lines != 2 {
+		t.Errorf("bad rows = %+v, want one of 2 lines: %s", bad, want)
+	}
+}
