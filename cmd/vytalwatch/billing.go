@@ -59,6 +59,9 @@ func runBillingReport(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%w: --today: %v", errUsage, err)
 		}
+		if d < month.First() {
+			return fmt.Errorf("%w: --today %s is before the month %s, so no reading of it could have arrived yet; give a date in or after the month", errUsage, d, month)
+		}
 		today = &d
 	}
 	in, unlisted, err := loadBillingInputs(*readingsPath, *entriesPath, *patientsPath, *claimsPath)

@@ -402,3 +402,16 @@ func TestBillingReportWarnsOfUnlistedPatient(t *testing.T) {
 		t.Errorf("stderr = %q, want %q", stderr.String(), want)
 	}
 }
+
+func TestBillingReportRejectsTodayBeforeMonth(t *testing.T) {
+	args := []string{"billing", "report", "--month", "2026-03", "--today", "2026-02-01",
+		"--readings", "r.csv", "--patients", "p.csv"}
+	var stdout, stderr bytes.Buffer
+	if code := run(args, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %s", code, stderr.String())
+	}
+	want := "--today 2026-02-01 is before the month 2026-03, so no reading of it could have arrived yet; give a date in or after the month"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
+	}
+}

@@ -294,7 +294,11 @@ func (d *demo) run(ctx context.Context) error {
 			return err
 		}
 	}
-	printSummary(d.stdout, s)
+	when := ""
+	if !d.opts.once {
+		when = "at exit"
+	}
+	printSummary(d.stdout, s, when)
 	return nil
 }
 
@@ -343,7 +347,7 @@ func (d *demo) process(ctx context.Context, store *state.Store, producer *kafka.
 		}
 		stopProgress()
 		if s, err := d.summarize(store); err == nil {
-			printSummary(d.stdout, s)
+			printSummary(d.stdout, s, "when the input was processed; clock-driven rules go on running")
 		}
 		fmt.Fprintf(d.stderr, "\ninput processed; the engine keeps running until interrupted (Ctrl-C).\n"+
 			"Publish rules to it with: KAFKA_BROKERS=%s vytalwatch rules publish RULES.yaml\n", d.broker.Addr())

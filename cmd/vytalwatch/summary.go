@@ -95,8 +95,13 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-func printSummary(w io.Writer, s summary) {
-	fmt.Fprintf(w, "\nVytalWatch demo summary (%s)\n", s.Input)
+// printSummary prints the summary under a heading; when says at what
+// point of the run it was taken, or is empty for the end of the run.
+func printSummary(w io.Writer, s summary, when string) {
+	if when != "" {
+		when = ", " + when
+	}
+	fmt.Fprintf(w, "\nVytalWatch demo summary (%s%s)\n", s.Input, when)
 	fmt.Fprintf(w, "  readings in        %d\n", s.ReadingsIn)
 	fmt.Fprintf(w, "  accepted           %d\n", s.ReadingsAccepted)
 	fmt.Fprintf(w, "  rejected           %d\n", s.ReadingsRejected)
