@@ -10,10 +10,14 @@ import (
 	"github.com/vytalwatch/vytalwatch/billing"
 )
 
-// maxBulkApproveRows bounds the rows of one bulk approval. A row with the
-// longest ids is at most about 1.4 KB of JSON, even with every character
-// escaped, so 500 rows stay under the default 1 MiB body limit.
-const maxBulkApproveRows = 500
+// maxBulkApproveRows bounds the rows of one bulk approval, and
+// bulkBodyLimit its body. A row with the longest ids (a 200-byte patient
+// id and a 256-byte event id) takes about 2.8 KB of JSON with every byte
+// escaped as \u00XX, so 500 rows take about 1.4 MB, under 2 MiB.
+const (
+	maxBulkApproveRows = 500
+	bulkBodyLimit      = 2 << 20
+)
 
 // Outcomes of one row of a bulk approval.
 const (
@@ -105,7 +109,7 @@ func (s *Server) handleBulkApproveBillingMonths(w http.ResponseWriter, r *http.R
 		return
 	}
 	var req bulkApproveRequest
-	if err := decodeJSON(w, r, s.cfg.BodyLimit, &req); err != nil {
+	if err := decodeJSON(w, r, max(s.cfg.BodyLimit, bulkBodyLimit), &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}

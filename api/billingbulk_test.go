@@ -290,3 +290,37 @@ func TestBillingBulkApproveChecksInput(t *testing.T) {
 		t.Errorf("approve after refused requests: status %d %s, want p1 approved", res.status, res.body)
 	}
 }
+
+// 500 rows with the longest ids, every byte escaped, fit the bulk body
+// limit: the request is read, and each unknown row fails alone.
+func TestBillingBulkApproveLargestBodyFits(t *testing.T) {
+	t.Parallel()
+	e := newBillingEnv(t)
+	escaped := func(prefix string, n int) string {
+		var b strings.Builder
+		b.WriteString(prefix)
+		for b.Len() < n*6 {
+			b.WriteString(`\u0061`)
+		}
+		return b.String()
+	}
+	var body strings.Builder
+	body.WriteString(`{"rows": [`)
+	for i := range 500 {
+		if i > 0 {
+			body.WriteString(",")
+		}
+		id := fmt.Sprintf("%03d", i)
+		fmt.Fprintf(&body, `{"patient_id": "%s%s", "event_id": "%s", "allow_open": true}`, id, escaped("", 197), escaped("", 256))
+	}
+	body.WriteString("]}")
+	if body.Len() <= 1<<20 {
+		t.Fatalf("body is %d bytes, want more than the default 1 MiB limit", body.Len())
+	}
+	res := e.do("POST", bulkApprovePath, e.token, body.String(), "X-TOTP-Code", e.clock.nextCode(t, e.secret))
+	var got bulkResponse
+	res.decode(t, &got)
+	if res.status != http.StatusOK || got.Approved != 0 || got.Failed != 500 {
+		t.Errorf("status %d, approved %d, failed %d; want 200 with 500 failed rows", res.status, got.Approved, got.Failed)
+	}
+}
