@@ -69,7 +69,7 @@ func (req timeEntryRequest) check(patientID string, now time.Time) (billing.Time
 	case started.Before(now.AddDate(-maxEntryAgeYears, 0, 0)):
 		errs = append(errs, FieldError{"started_at", fmt.Sprintf("%s is more than a year ago, past Medicare's filing limit; check the year", req.StartedAt)})
 	case started.Add(time.Duration(e.Minutes) * time.Minute).After(now.Add(clockSkew)):
-		errs = append(errs, FieldError{"started_at", "plus minutes ends in the future; log time once it is spent"})
+		errs = append(errs, FieldError{"started_at", "with the minutes added, ends in the future; log time once it is spent"})
 	}
 	e.StartedAt = started
 	return e, errs

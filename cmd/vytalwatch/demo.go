@@ -107,7 +107,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	warnBadRows(stderr, o.file, bad)
+	var fileTimes map[int]string
 	if o.rebase {
+		if o.rejections != "" {
+			fileTimes = make(map[int]string, len(rows))
+			for _, row := range rows {
+				fileTimes[row.Line] = row.Time
+			}
+		}
 		rows = csv.Rebase(rows, now)
 	}
 	for _, out := range []struct{ flag, path string }{{"--summary", o.summary}, {"--alerts", o.alerts}, {"--rejections", o.rejections}} {
@@ -126,7 +133,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(dataDir)
 	}
-	d := &demo{opts: o, logger: logger, stdout: stdout, stderr: stderr, now: now, base: base, rows: rows, badRows: bad, dataDir: dataDir}
+	d := &demo{opts: o, logger: logger, stdout: stdout, stderr: stderr, now: now, base: base, rows: rows, badRows: bad, fileTimes: fileTimes, dataDir: dataDir}
 	return d.run(ctx)
 }
 
@@ -196,10 +203,13 @@ type demo struct {
 	// badRows are the input's rows that could not be read as CSV. They
 	// never reach the broker, and the summary counts them as rejected.
 	badRows []*csv.RowError
-	dataDir string
-	topics  engine.Topics
-	broker  *kafkatest.Broker
-	api     *demoAPI
+	// fileTimes maps a row's line to its time as the file has it, when
+	// the rows were rebased and rejections are written.
+	fileTimes map[int]string
+	dataDir   string
+	topics    engine.Topics
+	broker    *kafkatest.Broker
+	api       *demoAPI
 	// started is when the run began; processed is when the engine had
 	// processed all of the input, or zero until it has. The summary's
 	// elapsed time runs between them, leaving out the idle wait for an

@@ -217,7 +217,7 @@ func TestDemoKeepsGoodRowsOfABadFile(t *testing.T) {
 	want := `{"line":3,"reason":"malformed_row","message":"it has 4 fields, but the header has 6; give the row one field per header column, empty where there is no value"}
 {"line":4,"reason":"malformed_row","message":"bare \" in non-quoted-field at line 4, column 30; put a field that contains quotes or commas in double quotes, and double each quote inside it"}
 {"line":5,"source_row_id":"4","patient_id":"a","reason":"value_not_numeric","field":"value","value":"\"abc\"","message":"value \"abc\" for spo2 is not a JSON number; send a number such as 72"}
-{"line":6,"source_row_id":"5","patient_id":"a","reason":"timestamp_in_future","field":"measured_at","value":"2096-03-10T11:59:00Z","message":"measured_at 2096-03-10T11:59:00Z is 613631h59m0s ahead of received_at 2026-03-10T12:00:00Z (at most 10m0s allowed); check the device clock"}
+{"line":6,"source_row_id":"5","patient_id":"a","reason":"timestamp_in_future","field":"measured_at","value":"2096-03-10T11:59:00Z","message":"measured_at 2096-03-10T11:59:00Z is 613631h59m0s ahead of received_at 2026-03-10T12:00:00Z (at most 10m0s allowed); check the device clock","time_in_file":"2096-03-01T10:04:00Z"}
 `
 	if string(data) != want {
 		t.Errorf("rejections file:\n%s\nwant:\n%s", data, want)

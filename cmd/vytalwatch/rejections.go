@@ -26,6 +26,9 @@ type rejection struct {
 	Field       string `json:"field,omitempty"`
 	Value       string `json:"value,omitempty"`
 	Message     string `json:"message"`
+	// TimeInFile is the row's time as the file has it, for a rejected
+	// time that rebasing moved; Value and Message show the moved time.
+	TimeInFile string `json:"time_in_file,omitempty"`
 }
 
 // writeRejections writes the rows that could not be read and the
@@ -87,8 +90,12 @@ func (d *demo) deadLetters(ctx context.Context) ([]rejection, error) {
 			SourceRef string `json:"source_ref"`
 		}
 		_ = json.Unmarshal([]byte(dl.Payload), &reading) // a payload that is not JSON has no row id
-		out = append(out, rejection{Line: lines[dl.Key+"\x00"+reading.SourceRef], SourceRowID: reading.SourceRef,
-			PatientID: dl.Key, Reason: dl.Reason, Field: dl.Field, Value: dl.Value, Message: dl.Message})
+		r := rejection{Line: lines[dl.Key+"\x00"+reading.SourceRef], SourceRowID: reading.SourceRef, PatientID: dl.Key,
+			Reason: dl.Reason, Field: dl.Field, Value: dl.Value, Message: dl.Message}
+		if dl.Field == "measured_at" {
+			r.TimeInFile = d.fileTimes[r.Line]
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }
