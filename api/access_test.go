@@ -186,8 +186,8 @@ func TestInviteUsableOnce(t *testing.T) {
 	}
 
 	// An admin invite needs a fresh TOTP code.
-	if res := e.do("POST", "/v1/invites", admin, map[string]string{"role": "admin"}); res.status != http.StatusUnauthorized {
-		t.Errorf("admin invite without X-TOTP-Code: status %d, want 401", res.status)
+	if res := e.do("POST", "/v1/invites", admin, map[string]string{"role": "admin"}); res.status != http.StatusForbidden {
+		t.Errorf("admin invite without X-TOTP-Code: status %d, want 403", res.status)
 	}
 	res = e.do("POST", "/v1/invites", admin, map[string]string{"role": "admin"}, "X-TOTP-Code", totpCode(t, secret, 1))
 	if res.status != http.StatusCreated {

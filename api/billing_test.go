@@ -340,15 +340,15 @@ func TestBillingApproveNeedsFreshTOTP(t *testing.T) {
 	}
 
 	res = e.do("POST", path, e.token, approve)
-	if res.status != http.StatusUnauthorized {
-		t.Fatalf("approve without a code: status %d, want 401: %s", res.status, res.body)
+	if res.status != http.StatusForbidden {
+		t.Fatalf("approve without a code: status %d, want 403: %s", res.status, res.body)
 	}
-	if p := res.problem(t); p.Type != "https://vytalwatch.dev/problems/totp-required" || !strings.Contains(p.Detail, "X-TOTP-Code") {
-		t.Errorf("problem = %s %q, want totp-required naming X-TOTP-Code", p.Type, p.Detail)
+	if p := res.problem(t); p.Type != "https://vytalwatch.dev/problems/step-up-required" || !strings.Contains(p.Detail, "X-TOTP-Code") {
+		t.Errorf("problem = %s %q, want step-up-required naming X-TOTP-Code", p.Type, p.Detail)
 	}
 	res = e.do("POST", path, e.token, approve, "X-TOTP-Code", wrongCode(t, e.secret, e.clock.Now()))
-	if res.status != http.StatusUnauthorized {
-		t.Fatalf("approve with a wrong code: status %d, want 401: %s", res.status, res.body)
+	if res.status != http.StatusForbidden {
+		t.Fatalf("approve with a wrong code: status %d, want 403: %s", res.status, res.body)
 	}
 	if p := res.problem(t); !strings.Contains(p.Detail, "wrong, expired or already used") {
 		t.Errorf("detail %q, want wrong, expired or already used", p.Detail)
@@ -368,8 +368,8 @@ func TestBillingApproveNeedsFreshTOTP(t *testing.T) {
 		t.Fatalf("reject: status %d: %s", res.status, res.body)
 	}
 	res = e.do("POST", path, e.token, approve, "X-TOTP-Code", code)
-	if res.status != http.StatusUnauthorized {
-		t.Errorf("approve with a used code: status %d, want 401: %s", res.status, res.body)
+	if res.status != http.StatusForbidden {
+		t.Errorf("approve with a used code: status %d, want 403: %s", res.status, res.body)
 	}
 
 	// The refusals are audited as denied.
@@ -415,18 +415,18 @@ func TestBillingRejectOfApprovalNeedsFreshTOTP(t *testing.T) {
 
 	// An approval and a correction need a code to be rejected.
 	res := reject("p1", "snap-p1-15")
-	if res.status != http.StatusUnauthorized {
-		t.Fatalf("reject of an approval without a code: status %d, want 401: %s", res.status, res.body)
+	if res.status != http.StatusForbidden {
+		t.Fatalf("reject of an approval without a code: status %d, want 403: %s", res.status, res.body)
 	}
-	if p := res.problem(t); p.Type != "https://vytalwatch.dev/problems/totp-required" || !strings.Contains(p.Detail, "X-TOTP-Code") {
-		t.Errorf("problem = %s %q, want totp-required naming X-TOTP-Code", p.Type, p.Detail)
+	if p := res.problem(t); p.Type != "https://vytalwatch.dev/problems/step-up-required" || !strings.Contains(p.Detail, "X-TOTP-Code") {
+		t.Errorf("problem = %s %q, want step-up-required naming X-TOTP-Code", p.Type, p.Detail)
 	}
 	res = reject("p1", "snap-p1-15", "X-TOTP-Code", wrongCode(t, e.secret, e.clock.Now()))
-	if res.status != http.StatusUnauthorized || !strings.Contains(res.problem(t).Detail, "wrong, expired or already used") {
-		t.Errorf("reject of an approval with a wrong code: status %d %s, want 401 wrong, expired or already used", res.status, res.body)
+	if res.status != http.StatusForbidden || !strings.Contains(res.problem(t).Detail, "wrong, expired or already used") {
+		t.Errorf("reject of an approval with a wrong code: status %d %s, want 403 wrong, expired or already used", res.status, res.body)
 	}
-	if res := reject("p5", "snap-p5-16"); res.status != http.StatusUnauthorized {
-		t.Errorf("reject of a correction without a code: status %d, want 401: %s", res.status, res.body)
+	if res := reject("p5", "snap-p5-16"); res.status != http.StatusForbidden {
+		t.Errorf("reject of a correction without a code: status %d, want 403: %s", res.status, res.body)
 	}
 	if got := status("p1"); got != "approved" {
 		t.Errorf("after refused rejections p1 is %s, want approved", got)

@@ -85,11 +85,11 @@ func TestBillingBulkApproveEachRow(t *testing.T) {
 	// Without a code nothing is approved, and the rows that would have
 	// been are audited as denied.
 	res := e.do("POST", bulkApprovePath, e.token, body)
-	if res.status != http.StatusUnauthorized {
-		t.Fatalf("bulk approve without a code: status %d, want 401: %s", res.status, res.body)
+	if res.status != http.StatusForbidden {
+		t.Fatalf("bulk approve without a code: status %d, want 403: %s", res.status, res.body)
 	}
-	if p := res.problem(t); p.Type != "https://vytalwatch.dev/problems/totp-required" || !strings.Contains(p.Detail, "X-TOTP-Code") {
-		t.Errorf("problem = %s %q, want totp-required naming X-TOTP-Code", p.Type, p.Detail)
+	if p := res.problem(t); p.Type != "https://vytalwatch.dev/problems/step-up-required" || !strings.Contains(p.Detail, "X-TOTP-Code") {
+		t.Errorf("problem = %s %q, want step-up-required naming X-TOTP-Code", p.Type, p.Detail)
 	}
 	if got, want := approveAudit(e), "p1 denied, p4 denied"; got != want {
 		t.Errorf("approval audit = %s, want %s", got, want)
@@ -175,8 +175,8 @@ func TestBillingBulkApproveEachRow(t *testing.T) {
 	// A used code is refused for the whole request.
 	seedSnapshot(t, e.env, "p6", 16, t0, 6)
 	res = e.do("POST", bulkApprovePath, e.token, map[string]any{"rows": []bulkRow{{PatientID: "p6", EventID: "snap-p6-16"}}}, "X-TOTP-Code", code)
-	if res.status != http.StatusUnauthorized || !strings.Contains(res.problem(t).Detail, "wrong, expired or already used") {
-		t.Errorf("bulk approve with a used code: status %d %s, want 401 wrong, expired or already used", res.status, res.body)
+	if res.status != http.StatusForbidden || !strings.Contains(res.problem(t).Detail, "wrong, expired or already used") {
+		t.Errorf("bulk approve with a used code: status %d %s, want 403 wrong, expired or already used", res.status, res.body)
 	}
 	if b, _ := e.db.GetBillingMonth(ctx, march, "p6"); b.Status != "pending" {
 		t.Errorf("after a used code p6 is %s, want pending", b.Status)

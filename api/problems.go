@@ -48,15 +48,19 @@ var (
 	probValidation   = problemKind{"validation", "Invalid request", http.StatusUnprocessableEntity}
 	probUnauthorized = problemKind{"unauthorized", "Authentication required", http.StatusUnauthorized}
 	probTOTPRequired = problemKind{"totp-required", "TOTP code required", http.StatusUnauthorized}
-	probForbidden    = problemKind{"forbidden", "Forbidden", http.StatusForbidden}
-	probNotFound     = problemKind{"not-found", "Not found", http.StatusNotFound}
-	probMethod       = problemKind{"method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed}
-	probConflict     = problemKind{"conflict", "Conflict", http.StatusConflict}
-	probTooLarge     = problemKind{"too-large", "Request body too large", http.StatusRequestEntityTooLarge}
-	probMediaType    = problemKind{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType}
-	probRateLimited  = problemKind{"rate-limited", "Too many requests", http.StatusTooManyRequests}
-	probInternal     = problemKind{"internal", "Internal server error", http.StatusInternalServerError}
-	probUnavailable  = problemKind{"unavailable", "Service unavailable", http.StatusServiceUnavailable}
+	// probStepUpRequired is a valid token without the fresh TOTP code an
+	// action needs: 403, so that clients do not take it for an expired
+	// token and refresh or log out.
+	probStepUpRequired = problemKind{"step-up-required", "Fresh TOTP code required", http.StatusForbidden}
+	probForbidden      = problemKind{"forbidden", "Forbidden", http.StatusForbidden}
+	probNotFound       = problemKind{"not-found", "Not found", http.StatusNotFound}
+	probMethod         = problemKind{"method-not-allowed", "Method not allowed", http.StatusMethodNotAllowed}
+	probConflict       = problemKind{"conflict", "Conflict", http.StatusConflict}
+	probTooLarge       = problemKind{"too-large", "Request body too large", http.StatusRequestEntityTooLarge}
+	probMediaType      = problemKind{"unsupported-media-type", "Unsupported media type", http.StatusUnsupportedMediaType}
+	probRateLimited    = problemKind{"rate-limited", "Too many requests", http.StatusTooManyRequests}
+	probInternal       = problemKind{"internal", "Internal server error", http.StatusInternalServerError}
+	probUnavailable    = problemKind{"unavailable", "Service unavailable", http.StatusServiceUnavailable}
 )
 
 // apiError is an error a handler returns to respond with a problem.

@@ -97,14 +97,14 @@ func (s *Server) requireFreshTOTP(r *http.Request) error {
 	}
 	code := r.Header.Get(totpHeader)
 	if code == "" {
-		return problemf(probTOTPRequired, "this action needs a current TOTP code in the %s header", totpHeader)
+		return problemf(probStepUpRequired, "this action needs a current TOTP code in the %s header", totpHeader)
 	}
 	ok, err := s.checkTOTP(r.Context(), u.ID, u.TOTPSecret, code)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return problemf(probTOTPRequired, "the TOTP code in %s is wrong, expired or already used; send the current code", totpHeader)
+		return problemf(probStepUpRequired, "the TOTP code in %s is wrong, expired or already used; send the current code", totpHeader)
 	}
 	return nil
 }
