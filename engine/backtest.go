@@ -47,10 +47,22 @@ type BacktestReading struct {
 // backtestMaxIdle bounds the clock time swept across a gap in the history.
 const backtestMaxIdle = 7 * 24 * time.Hour
 
-// backtestMaxJump is the furthest a reading may lie ahead of its
-// patient's history and still move the patient's clock. A real gap
-// between two stays can be months; a mistyped year is decades.
-const backtestMaxJump = 366 * 24 * time.Hour
+// plausibleCeilings returns each patient's newest plausible time: the
+// time that keeps the most of the patient's readings within the age
+// limit of validation before it.
+func plausibleCeilings(history []BacktestReading) map[string]time.Time {
+	times := map[string][]time.Time{}
+	for _, h := range history {
+		if !h.MeasuredAt.IsZero() {
+			times[h.PatientID] = append(times[h.PatientID], h.MeasuredAt)
+		}
+	}
+	ceilings := make(map[string]time.Time, len(times))
+	for patient, ts := range times {
+		ceilings[patient] = vytalwatch.NewestPlausible(ts, vytalwatch.DefaultMaxAge)
+	}
+	return ceilings
+}
 
 // Backtest replays readings through the rules with the engine's own
 // processor and no broker. The clock follows the history: it is the
@@ -71,18 +83,20 @@ func Backtest(set *rules.Set, history []BacktestReading, timerStep time.Duration
 
 	// Readings arrive at the history's clock, the newest of the patients'
 	// clocks, and each patient's clock is the newest time of that
-	// patient's history so far. A time more than backtestMaxJump ahead of
-	// its patient's clock, such as a mistyped year, moves neither, so the
-	// reading is rejected as in the future instead of making every later
-	// reading too old. Timers run at batch boundaries, up to the history's
-	// clock: a sweep then sees every reading measured before it, and the
-	// history is applied in batches, not one reading at a time.
+	// patient's history so far, up to the patient's newest plausible
+	// time. A time past that, such as a mistyped year, moves neither, so
+	// the reading is rejected as in the future instead of making every
+	// later reading too old. Timers run at batch boundaries, up to the
+	// history's clock: a sweep then sees every reading measured before
+	// it, and the history is applied in batches, not one reading at a
+	// time.
 	off.MaxIdle = backtestMaxIdle
+	ceilings := plausibleCeilings(history)
 	clocks := map[string]time.Time{}
 	var watermark time.Time
 	for _, h := range history {
 		clock := clocks[h.PatientID]
-		if h.MeasuredAt.After(clock) && (clock.IsZero() || h.MeasuredAt.Sub(clock) <= backtestMaxJump) {
+		if h.MeasuredAt.After(clock) && !h.MeasuredAt.After(ceilings[h.PatientID]) {
 			clock = h.MeasuredAt
 		}
 		clocks[h.PatientID] = clock

@@ -1,7 +1,6 @@
 package csv
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +36,7 @@ func Rebase(rows []Row, now time.Time) []Row {
 	}
 	anchors := make(map[string]time.Time, len(times))
 	for patient, ts := range times {
-		anchors[patient] = anchorTime(ts, vytalwatch.DefaultMaxAge)
+		anchors[patient] = vytalwatch.NewestPlausible(ts, vytalwatch.DefaultMaxAge)
 	}
 
 	out := make([]Row, len(rows))
@@ -50,29 +49,6 @@ func Rebase(rows []Row, now time.Time) []Row {
 		out[i].Time = shifted.Format(time.RFC3339Nano)
 	}
 	return out
-}
-
-// anchorTime returns the time of ts that has the most of ts within span
-// before it, the newest on a tie. ts is sorted in place.
-func anchorTime(ts []time.Time, span time.Duration) time.Time {
-	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-	best, bestCount := ts[len(ts)-1], 0
-	oldest := 0 // index of the oldest time within span of ts[i]
-	for i, t := range ts {
-		for spanBefore(ts[oldest], t, span) {
-			oldest++
-		}
-		if count := i - oldest + 1; count >= bestCount {
-			best, bestCount = t, count
-		}
-	}
-	return best
-}
-
-// spanBefore reports whether old is more than span before t. It compares
-// seconds because a time.Duration overflows beyond about 292 years.
-func spanBefore(old, t time.Time, span time.Duration) bool {
-	return t.Unix()-old.Unix() > int64(span/time.Second)
 }
 
 // shiftTime returns t moved by now minus newest, in t's UTC offset. It adds
