@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // problemBase prefixes the type URIs of problem documents. The URIs only
@@ -69,6 +70,8 @@ type apiError struct {
 	detail string
 	// extend adds fields such as validation errors to the document.
 	extend func(*Problem)
+	// retryAfter, when positive, is sent as Retry-After in whole seconds.
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.kind.title + ": " + e.detail }
@@ -94,6 +97,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, e *apiError) {
 		Instance: requestID(r.Context())}
 	if e.extend != nil {
 		e.extend(&p)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
 	}
 	if p.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vytalwatch"`)

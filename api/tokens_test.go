@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -302,5 +303,8 @@ func TestWrongTOTPCodesLockTheAccount(t *testing.T) {
 	want := "too many wrong TOTP codes for this account; try again in 15 minutes"
 	if p := res.problem(t); res.status != http.StatusTooManyRequests || p.Detail != want {
 		t.Errorf("right code after five wrong ones: status %d detail %q, want 429 %q", res.status, p.Detail, want)
+	}
+	if retry, err := strconv.Atoi(res.header.Get("Retry-After")); err != nil || retry < 850 || retry > 900 {
+		t.Errorf("Retry-After = %q, want the seconds left of 15 minutes", res.header.Get("Retry-After"))
 	}
 }

@@ -36,8 +36,10 @@ func newTOTPKey(account string) (*otp.Key, error) {
 func (s *Server) checkTOTP(ctx context.Context, userID, secret, code string) (bool, error) {
 	now := s.now()
 	if wait := s.totpFailures.wait(userID, now); wait > 0 {
-		return false, problemf(probRateLimited, "too many wrong TOTP codes for this account; try again in %d minutes",
+		locked := problemf(probRateLimited, "too many wrong TOTP codes for this account; try again in %d minutes",
 			int((wait+time.Minute-1)/time.Minute))
+		locked.retryAfter = wait
+		return false, locked
 	}
 	ok, err := s.verifyTOTP(ctx, userID, secret, code, now)
 	if err != nil {
