@@ -62,7 +62,7 @@ func reject(reason, field, value, format string, args ...any) *Rejection {
 }
 
 // DefaultMaxAge is how far behind its arrival a reading may be measured
-// unless ValidationConfig.MaxAge says otherwise.
+// when ValidationConfig.MaxAge is zero.
 const DefaultMaxAge = 10 * 365 * 24 * time.Hour
 
 // ValidationConfig holds the clock limits of validation.

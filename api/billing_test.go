@@ -328,7 +328,7 @@ func TestBillingApproveNeedsFreshTOTP(t *testing.T) {
 	approve := map[string]string{"event_id": "snap-p1-16"}
 	path := "/v1/billing/months/2026-03/patients/p1/approve"
 
-	// A billing user without TOTP is told how to enroll.
+	// A billing user without TOTP gets the steps to enroll.
 	e.user("plain@example.org", "billing")
 	plain := e.login("plain@example.org", "").AccessToken
 	res := e.do("POST", path, plain, approve, "X-TOTP-Code", "123456")
@@ -439,7 +439,7 @@ func TestBillingRejectOfApprovalNeedsFreshTOTP(t *testing.T) {
 		t.Errorf("export after refused rejections =\n%s\nwant it to start with\n%s", res.body, want)
 	}
 
-	// A user without TOTP is told how to enroll.
+	// A user without TOTP gets the steps to enroll.
 	e.user("plain@example.org", "billing")
 	plain := e.login("plain@example.org", "").AccessToken
 	res = e.do("POST", "/v1/billing/months/2026-03/patients/p1/reject", plain, map[string]string{"event_id": "snap-p1-15", "reason": "x"})
@@ -594,7 +594,7 @@ func TestBillingCorrectionKeepsApproval(t *testing.T) {
 		t.Errorf("corrections = %s, want p1", patientIDs(page.Items))
 	}
 
-	// The export keeps the approved values and says the row is a
+	// The export keeps the approved values and marks the row as a
 	// correction.
 	at := approved.Approval.At.UTC().Format(time.RFC3339)
 	want := exportHeader +

@@ -21,9 +21,11 @@ var timeEntryRoles = []string{"clinical_staff", "physician", "qhp"}
 var entryIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$`)
 
 // Time entry limits. An entry ends at most clockSkew after the server's
-// clock, and starts at most maxEntryAgeYears before it: Medicare takes a
-// claim up to one year after the date of service (42 CFR 424.44), so
-// older time can bill nothing, and a mistyped year is caught.
+// clock and starts at most maxEntryAgeYears before it, which also catches
+// a mistyped year.
+//
+// NOTE: the one year is Medicare's timely filing limit as generally
+// stated, not checked against each payer's rules.
 const (
 	maxEntryMinutes  = 24 * 60
 	clockSkew        = 10 * time.Minute

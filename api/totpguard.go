@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Limits of wrong TOTP codes. A code has a million values, so a user
-// gets maxTOTPFailures wrong codes in totpFailureWindow; after that every
-// TOTP check of the user fails until the oldest failure leaves the window.
+// Limits of wrong TOTP codes. A code has a million values, so a user gets
+// maxTOTPFailures wrong codes in totpFailureWindow. After that, every TOTP
+// check of the user fails until the oldest failure leaves the window.
 const (
 	maxTOTPFailures   = 5
 	totpFailureWindow = 15 * time.Minute
@@ -17,7 +17,7 @@ const (
 // alike.
 //
 // NOTE: the counts live in the process, so each API instance allows
-// maxTOTPFailures of its own, and a restart forgets them.
+// maxTOTPFailures of its own, and a restart clears them.
 type totpGuard struct {
 	mu       sync.Mutex
 	failures map[string][]time.Time
@@ -45,7 +45,7 @@ func (g *totpGuard) fail(userID string, now time.Time) {
 	g.failures[userID] = append(g.prune(userID, now), now)
 }
 
-// succeed forgets the user's wrong codes.
+// succeed clears the user's wrong codes.
 func (g *totpGuard) succeed(userID string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

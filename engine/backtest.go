@@ -87,7 +87,7 @@ func Backtest(set *rules.Set, history []BacktestReading, timerStep time.Duration
 	// time. A time past that, such as a mistyped year, moves neither, so
 	// the reading is rejected as in the future instead of making every
 	// later reading too old. Timers run at batch boundaries, up to the
-	// history's clock: a sweep then sees every reading measured before
+	// history's clock, so a sweep includes every reading measured before
 	// it, and the history is applied in batches, not one reading at a
 	// time.
 	off.MaxIdle = backtestMaxIdle

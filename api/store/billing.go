@@ -48,7 +48,7 @@ type BillingMonth struct {
 }
 
 // BillingApproval is what an approval froze: the snapshot as it was
-// approved, by whom and when.
+// approved, the approver and the time.
 type BillingApproval struct {
 	EventID string              `json:"event_id"`
 	Lines   []billing.ClaimLine `json:"lines"`
@@ -62,7 +62,8 @@ type BillingApproval struct {
 	Timezone string `json:"timezone"`
 }
 
-// BillingRejection is the rejection of a month: by whom, when and why.
+// BillingRejection is the rejection of a month: the reviewer, the time
+// and the reason.
 type BillingRejection struct {
 	By      string    `json:"rejected_by"`
 	ByEmail string    `json:"rejected_by_email"`

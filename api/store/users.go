@@ -18,7 +18,7 @@ type User struct {
 	CreatedAt         time.Time  `json:"created_at"`
 }
 
-// NewUser is what creating a user needs.
+// NewUser is the input of creating a user.
 type NewUser struct {
 	Email        string
 	Role         string

@@ -195,9 +195,9 @@ func billingObservations(path string) (map[string][]billing.Observation, error) 
 
 // observationsOf validates and dedupes rows as the engine does and
 // returns each patient's observations. A row arrives when it was
-// measured, so that old data is not too old, but no later than asOf when
-// that is set: a reading measured after the report is made is rejected as
-// in the future, as the engine would.
+// measured, so that old data is not too old. When asOf is set, a row
+// arrives no later than asOf, so a reading measured after the report is
+// made is rejected as in the future, as the engine would reject it.
 func observationsOf(rows []csv.Row, asOf time.Time) map[string][]billing.Observation {
 	out := map[string][]billing.Observation{}
 	seen := map[string]bool{}

@@ -524,7 +524,7 @@ func (r *replayer) unstored(ctx context.Context, pending []int, stored map[int]i
 	}
 	for p, extra := range arrived {
 		if extra > 0 {
-			return nil, fmt.Errorf("partition %d of the input holds %d records more than were sent; the broker stored a request twice", p, extra)
+			return nil, fmt.Errorf("partition %d of the input has %d more records than were sent, so the broker stored a request twice; run chaos again", p, extra)
 		}
 	}
 	return rest, nil

@@ -176,8 +176,8 @@ func TestDemoFileFlag(t *testing.T) {
 }
 
 // TestDemoKeepsGoodRowsOfABadFile checks that a row that is not valid CSV,
-// a bad value and a mistyped year cost only their own rows: the others are
-// read, rebased on the patient's real times and fire their alert, and the
+// a bad value and a mistyped year cost only their own rows. The others are
+// read, rebased on the patient's real times, and fire their alert. The
 // rejections file locates each bad row with a message that names the fix.
 func TestDemoKeepsGoodRowsOfABadFile(t *testing.T) {
 	dir := t.TempDir()

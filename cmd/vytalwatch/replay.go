@@ -76,7 +76,7 @@ func badRowsError(bad []*csv.RowError) error {
 	return errors.New(b.String())
 }
 
-// warnBadRows tells the user which rows of file were skipped.
+// warnBadRows prints a warning that lists the skipped rows of file.
 func warnBadRows(w io.Writer, file string, bad []*csv.RowError) {
 	if len(bad) > 0 {
 		fmt.Fprintf(w, "warning: %s: %v; these rows were skipped and the others read\n", file, badRowsError(bad))

@@ -95,8 +95,8 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-// printSummary prints the summary under a heading; when says at what
-// point of the run it was taken, or is empty for the end of the run.
+// printSummary prints the summary under a heading. when names the point
+// of the run the summary was taken at, and is empty for the end of the run.
 func printSummary(w io.Writer, s summary, when string) {
 	if when != "" {
 		when = ", " + when

@@ -178,7 +178,7 @@ type RowError struct {
 	// Lines is how many lines the bad row took: more than one when a
 	// quote left open ran on over the lines after it.
 	Lines int
-	// Problem says what is wrong and how to fix it.
+	// Problem is what is wrong and how to fix it.
 	Problem string
 }
 

@@ -9,10 +9,10 @@ import (
 
 // Rebase returns a copy of rows in the same order with each patient's times
 // shifted by one offset, chosen so that the patient's anchor time becomes
-// now. The anchor is the newest time unless a few times lie far ahead of
-// the rest, as a mistyped year does: it is the time that keeps the most of
-// the patient's rows within vytalwatch.DefaultMaxAge before it, the newest
-// such time on a tie. Rows outside that span shift with the rest and are
+// now. The anchor is the time that keeps the most of the patient's rows
+// within vytalwatch.DefaultMaxAge before it, the newest such time on a tie.
+// That is the newest time unless a few lie far ahead of the rest, as a
+// mistyped year does. Rows outside that span shift with the rest and are
 // rejected by the engine with a reason that names their time, instead of
 // pushing every other row out of range. Intervals between a patient's rows
 // are kept exactly. A shifted time

@@ -88,7 +88,7 @@ func TestRebaseEmpty(t *testing.T) {
 // A mistyped year far ahead of a patient's other times must not become the
 // anchor: the three real rows land at now, and the 2096 row lands seventy
 // years ahead, where the engine rejects it by its own time.
-func TestRebaseAnchorsOnTheMostRowsNotAMistypedYear(t *testing.T) {
+func TestRebaseIgnoresMistypedYear(t *testing.T) {
 	rows := []csv.Row{
 		{PatientID: "p1", Time: "2026-03-01T10:00:00Z"},
 		{PatientID: "p1", Time: "2026-03-01T10:05:00Z"},
