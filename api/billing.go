@@ -195,20 +195,28 @@ func reviewError(err error, m billing.Month, patientID, eventID string) error {
 	return err
 }
 
+// readReviewRequest reads the month and patient of an approval or a
+// rejection from the path, and its body.
+func (s *Server) readReviewRequest(w http.ResponseWriter, r *http.Request) (billing.Month, string, billingReviewRequest, error) {
+	var req billingReviewRequest
+	m, err := parseMonthParam(r)
+	if err != nil {
+		return m, "", req, err
+	}
+	if err := decodeJSON(w, r, s.cfg.BodyLimit, &req); err != nil {
+		return m, "", req, err
+	}
+	return m, pathParam(r, "patientID"), req, nil
+}
+
 // handleApproveBillingMonth approves the month's newest snapshot, the one
 // named by event_id, after a fresh TOTP check. The approval freezes the
 // snapshot's lines and report, the approver and the time. Approving a
 // correction approves its new lines. A snapshot with claim lines whose
 // period has not ended needs allow_open.
 func (s *Server) handleApproveBillingMonth(w http.ResponseWriter, r *http.Request) {
-	m, err := parseMonthParam(r)
+	m, patientID, req, err := s.readReviewRequest(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	patientID := pathParam(r, "patientID")
-	var req billingReviewRequest
-	if err := decodeJSON(w, r, s.cfg.BodyLimit, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -256,14 +264,8 @@ func (s *Server) handleApproveBillingMonth(w http.ResponseWriter, r *http.Reques
 // is rejected without one, and a code sent with it is neither checked nor
 // used up.
 func (s *Server) handleRejectBillingMonth(w http.ResponseWriter, r *http.Request) {
-	m, err := parseMonthParam(r)
+	m, patientID, req, err := s.readReviewRequest(w, r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	patientID := pathParam(r, "patientID")
-	var req billingReviewRequest
-	if err := decodeJSON(w, r, s.cfg.BodyLimit, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
